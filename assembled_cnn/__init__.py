@@ -1,0 +1,25 @@
+"""assembled-cnn: the Assemble-ResNet toolkit on TensorFlow 2 + Keras 3.
+
+The public API is imported lazily so that `import assembled_cnn.datasets` (for example in a
+dataset-conversion worker process) does not pay for building the model zoo.
+"""
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "build_model": "assembled_cnn.nets.registry",
+    "list_models": "assembled_cnn.nets.registry",
+    "model_config": "assembled_cnn.nets.registry",
+    "load_tf1_checkpoint": "assembled_cnn.nets.tf1_checkpoint",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'assembled_cnn' has no attribute {name!r}")
+
+
+__all__ = sorted(_LAZY)
