@@ -1,0 +1,90 @@
+"""MobileNet v1 (Howard et al. 2017) and v2 (Sandler et al. 2018) with a width multiplier.
+
+Used by the transfer-learning study and the paper's MobileNet ablation (SE-MobileNet-V1 via
+`use_se_block`). The original repository has no MobileNet code, so layout follows the papers.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from assembled_cnn.nets.config import ModelConfig
+from assembled_cnn.nets.factory import LayerFactory, tf1_kernel_initializer
+from assembled_cnn.nets.model_info import attach_model_info
+from assembled_cnn.nets.resnet import classification_head
+from assembled_cnn.nets.squeeze_excite import squeeze_excite
+
+# (output channels, stride) of the 13 depthwise-separable blocks of MobileNet v1.
+V1_BLOCKS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1),
+             (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1))
+# (expansion t, output channels c, repeats n, first stride s) of MobileNet v2.
+V2_BLOCKS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
+             (6, 160, 3, 2), (6, 320, 1, 1))
+
+
+def make_divisible(value: float, divisor: int = 8) -> int:
+    """Round channels to a multiple of `divisor`, never dropping more than 10 %."""
+    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
+
+
+def _relu6(x, name):
+    return keras.layers.ReLU(6.0, name=name)(x)
+
+
+def _depthwise_bn_relu6(f: LayerFactory, x, strides: int, *, name: str):
+    if strides > 1:
+        x = keras.layers.ZeroPadding2D(((1, 1), (1, 1)), name=f"{name}_pad")(x)
+    x = keras.layers.DepthwiseConv2D(3, strides, padding="valid" if strides > 1 else "same", use_bias=False,
+                                     depthwise_initializer=tf1_kernel_initializer(), name=name)(x)
+    f.namer.record(name, "depthwise_conv2d")
+    return _relu6(f.bn(x, name=f"{name}_bn"), f"{name}_relu")
+
+
+def _pointwise_bn(f: LayerFactory, x, filters: int, *, name: str, relu: bool = True):
+    x = f.bn(f.conv(x, filters, 1, name=name), name=f"{name}_bn")
+    return _relu6(x, f"{name}_relu") if relu else x
+
+
+def build_mobilenet_v1(config: ModelConfig) -> keras.Model:
+    f = LayerFactory(config)
+    alpha = config.width_multiplier
+    inputs = keras.Input(shape=(config.input_size, config.input_size, 3), name="images")
+    x = f.bn(f.conv(inputs, make_divisible(32 * alpha), 3, 2, name="stem_conv"), name="stem_conv_bn")
+    x = _relu6(x, "stem_conv_relu")
+    for i, (filters, strides) in enumerate(V1_BLOCKS):
+        x = _depthwise_bn_relu6(f, x, strides, name=f"b{i}_dw")
+        x = _pointwise_bn(f, x, make_divisible(filters * alpha), name=f"b{i}_pw")
+        if config.use_se_block:
+            x = squeeze_excite(f, x, name=f"b{i}_se")
+    model = keras.Model(inputs, classification_head(f, x), name="mobilenet_v1")
+    return attach_model_info(model, config, f.namer.layer_to_tf1, f.keep_prob)
+
+
+def _inverted_residual(f: LayerFactory, x, expansion: int, filters: int, strides: int, *, name: str):
+    in_channels = x.shape[-1]
+    y = x
+    if expansion != 1:
+        y = _pointwise_bn(f, y, in_channels * expansion, name=f"{name}_expand")
+    y = _depthwise_bn_relu6(f, y, strides, name=f"{name}_dw")
+    y = _pointwise_bn(f, y, filters, name=f"{name}_project", relu=False)
+    if strides == 1 and in_channels == filters:
+        y = keras.layers.Add(name=f"{name}_add")([x, y])
+    return y
+
+
+def build_mobilenet_v2(config: ModelConfig) -> keras.Model:
+    f = LayerFactory(config)
+    alpha = config.width_multiplier
+    inputs = keras.Input(shape=(config.input_size, config.input_size, 3), name="images")
+    x = f.bn(f.conv(inputs, make_divisible(32 * alpha), 3, 2, name="stem_conv"), name="stem_conv_bn")
+    x = _relu6(x, "stem_conv_relu")
+    block = 0
+    for expansion, channels, repeats, first_stride in V2_BLOCKS:
+        for r in range(repeats):
+            x = _inverted_residual(f, x, expansion, make_divisible(channels * alpha),
+                                   first_stride if r == 0 else 1, name=f"b{block}")
+            block += 1
+    x = _pointwise_bn(f, x, make_divisible(1280 * max(1.0, alpha)), name="head_conv")
+    model = keras.Model(inputs, classification_head(f, x), name="mobilenet_v2")
+    return attach_model_info(model, config, f.namer.layer_to_tf1, f.keep_prob)

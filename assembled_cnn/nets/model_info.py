@@ -1,0 +1,38 @@
+"""What a built model knows about itself: its config, TF1 names and DropBlock keep-prob."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+
+from assembled_cnn.nets.config import ModelConfig
+from assembled_cnn.nets.layers import KeepProbability
+
+_INFO_ATTR = "_assembled_cnn_info"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    config: ModelConfig
+    tf1_layer_names: dict  # Keras layer name -> TF1 variable-scope path of its weights
+    keep_prob: KeepProbability
+
+
+def attach_model_info(model: keras.Model, config: ModelConfig, tf1_names: dict,
+                      keep_prob: KeepProbability) -> keras.Model:
+    # object.__setattr__ keeps Keras/TF tracking away from this plain record.
+    object.__setattr__(model, _INFO_ATTR, ModelInfo(config, dict(tf1_names), keep_prob))
+    return model
+
+
+def model_info(model: keras.Model) -> ModelInfo:
+    info = getattr(model, _INFO_ATTR, None)
+    if info is None:
+        raise ValueError(f"model {model.name!r} was not built by assembled_cnn.build_model")
+    return info
+
+
+def set_dropblock_keep_prob(model: keras.Model, value) -> None:
+    """Sets the keep probability read by every DropBlock layer of `model` (per training step)."""
+    model_info(model).keep_prob.assign(value)
