@@ -51,7 +51,7 @@ class ModelConfig:
     width_multiplier: float = 1.0
     dropout_rate: float = 0.0
     input_size: Optional[int] = None
-    name: str = "resnet_model"
+    tf1_scope: str = "resnet_model"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):

@@ -31,7 +31,7 @@ class LayerFactory:
 
     def __init__(self, config: ModelConfig, namer: Tf1Namer | None = None):
         self.config = config
-        self.namer = namer or Tf1Namer(config.name)
+        self.namer = namer or Tf1Namer(config.tf1_scope)
         self.keep_prob = KeepProbability(1.0)
         self.dropblock_gamma_scale = 0.0
         self._seeds = itertools.count(1)
