@@ -1,0 +1,122 @@
+"""The corruption registry and the public ``corrupt`` entry point.
+
+Names and order are Hendrycks & Dietterich's (and imagecorruptions'): 15 common
+corruptions used by mCE, then 4 extra ("validation") ones. Randomness is stateless:
+image ``index + b`` of a batch gets the seed pair
+``(seed * 4096 + corruption_number * 8 + severity, index + b)``, so a result depends only on
+(seed, image index, corruption, severity), never on batching or on a global RNG.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Callable
+
+import numpy as np
+import tensorflow as tf
+
+from assembled_cnn.robustness.corruptions import blur, digital, noise, weather
+from assembled_cnn.robustness.corruptions import _tf_ops as ops
+
+FastFn = Callable[[tf.Tensor, tf.Tensor, int], tf.Tensor]
+MODES = ("fast", "reference")
+MIN_SIDE = 32
+
+
+@dataclasses.dataclass(frozen=True)
+class CorruptionSpec:
+    name: str
+    family: str  # noise | blur | weather | digital
+    number: int  # position in the canonical order (imagecorruptions' corruption_number)
+    fast_fn: FastFn
+    needs_rgb: bool = False  # colour-dependent: grayscale is expanded to RGB and back
+    is_random: bool = True
+
+    @property
+    def is_common(self) -> bool:
+        return self.number < 15
+
+
+_TABLE = [
+    ("gaussian_noise", "noise", noise.gaussian_noise, False, True),
+    ("shot_noise", "noise", noise.shot_noise, False, True),
+    ("impulse_noise", "noise", noise.impulse_noise, False, True),
+    ("defocus_blur", "blur", blur.defocus_blur, False, False),
+    ("glass_blur", "blur", blur.glass_blur, False, True),
+    ("motion_blur", "blur", blur.motion_blur, False, True),
+    ("zoom_blur", "blur", blur.zoom_blur, False, False),
+    ("snow", "weather", weather.snow, True, True),
+    ("frost", "weather", weather.frost, True, True),
+    ("fog", "weather", weather.fog, False, True),
+    ("brightness", "weather", digital.brightness, True, False),
+    ("contrast", "digital", digital.contrast, False, False),
+    ("elastic_transform", "digital", digital.elastic_transform, False, True),
+    ("pixelate", "digital", digital.pixelate, False, False),
+    ("jpeg_compression", "digital", digital.jpeg_compression, False, False),
+    ("speckle_noise", "noise", noise.speckle_noise, False, True),
+    ("gaussian_blur", "blur", blur.gaussian_blur, False, False),
+    ("spatter", "weather", weather.spatter, True, True),
+    ("saturate", "digital", digital.saturate, True, False),
+]
+
+SPECS: dict[str, CorruptionSpec] = {
+    name: CorruptionSpec(name, family, number, fn, needs_rgb, is_random)
+    for number, (name, family, fn, needs_rgb, is_random) in enumerate(_TABLE)
+}
+CORRUPTIONS: tuple[str, ...] = tuple(SPECS)
+COMMON_CORRUPTIONS: tuple[str, ...] = CORRUPTIONS[:15]
+EXTRA_CORRUPTIONS: tuple[str, ...] = CORRUPTIONS[15:]
+
+
+def get_corruption_names(subset: str = "common") -> list[str]:
+    """'common' (the 15 of mCE), 'extra' (alias 'validation'), 'all', or a family name."""
+    if subset == "common":
+        return list(COMMON_CORRUPTIONS)
+    if subset in ("extra", "validation"):
+        return list(EXTRA_CORRUPTIONS)
+    if subset == "all":
+        return list(CORRUPTIONS)
+    families = {spec.family for spec in SPECS.values()}
+    if subset in families:
+        return [spec.name for spec in SPECS.values() if spec.family == subset and spec.is_common]
+    raise ValueError(f"subset must be one of 'common', 'extra', 'all' or a family "
+                     f"{sorted(families)}; got {subset!r}")
+
+
+def get_spec(name: str) -> CorruptionSpec:
+    if name not in SPECS:
+        raise ValueError(f"unknown corruption {name!r}; choose one of {list(CORRUPTIONS)}")
+    return SPECS[name]
+
+
+def _check_severity(severity) -> int:
+    if isinstance(severity, bool) or int(severity) != severity or not 1 <= int(severity) <= 5:
+        raise ValueError(f"severity must be an integer 1..5, got {severity!r}")
+    return int(severity)
+
+
+def image_seeds(batch_size, seed: int, index, number: int, severity: int) -> tf.Tensor:
+    """Per-image stateless seeds ``[B, 2]`` int64 (see the module docstring)."""
+    key = tf.cast(seed, tf.int64) * 4096 + number * 8 + severity
+    indices = tf.cast(index, tf.int64) + tf.range(tf.cast(batch_size, tf.int64))
+    return tf.stack([tf.broadcast_to(key, tf.shape(indices)), indices], axis=1)
+
+
+def apply_fast(spec: CorruptionSpec, images01: tf.Tensor, seeds: tf.Tensor,
+               severity: int) -> tf.Tensor:
+    """Run a fast corruption on ``[B, H, W, C]`` in [0, 1]; returns [0, 1], same channels."""
+    channels = images01.shape[-1]
+    if spec.needs_rgb and channels == 1:
+        rgb = spec.fast_fn(tf.tile(images01, [1, 1, 1, 3]), seeds, severity)
+        weights = np.array(ops.LUMA_WEIGHTS) / sum(ops.LUMA_WEIGHTS)
+        out = ops.rgb_to_gray(tf.clip_by_value(rgb, 0.0, 1.0), tuple(weights))
+    else:
+        out = spec.fast_fn(images01, seeds, severity)
+    return tf.clip_by_value(out, 0.0, 1.0)
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled(name: str, severity: int):
+    spec = SPECS[name]
+    return tf.function(lambda x, s: apply_fast(spec, x, s, severity))
