@@ -57,6 +57,8 @@ class InputConfig:
     drop_remainder: bool | None = None  # None: True for training, False for eval
     return_filename: bool = False
     image_dtype: str = "float32"
+    label_offset: int = 0  # subtracted from stored labels (registry's DatasetInfo.label_offset)
+    start_batch: int = 0  # training batches already consumed by this pipeline (exact resume)
 
     def __post_init__(self):
         if self.global_batch_size <= 0:
@@ -140,7 +142,7 @@ def _make_parser(config: InputConfig, is_training: bool, pipeline_id: int):
         image = presets.preprocess_image(
             record["image_bytes"], is_training, config.preprocess,
             seed=_element_seed(config, pipeline_id, index), bbox=record["bbox"])
-        element = {"image": image, "label": record["label"]}
+        element = {"image": image, "label": record["label"] - config.label_offset}
         if config.with_teacher_logits:
             element["logits"] = record["logits"]
         if config.return_filename:
@@ -186,10 +188,13 @@ def build_dataset(config: InputConfig, is_training: bool,
         raise ValueError(f"mixing mode {config.mixing.mode!r} splits every batch in halves; "
                          "set drop_remainder=True (or leave it None) so no odd batch is made")
     dataset = _record_dataset(config, is_training, input_context).enumerate()
+    start_batch = config.start_batch if is_training else 0
+    if start_batch:  # skip serialized records, before any decoding, to resume exactly
+        dataset = dataset.skip(start_batch * batch_size)
     dataset = dataset.map(_make_parser(config, is_training, pipeline_id),
                           num_parallel_calls=config.num_parallel_calls,
                           deterministic=config.deterministic or not is_training)
-    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder).enumerate()
+    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder).enumerate(start=start_batch)
     dataset = dataset.map(_make_batch_mixer(config, is_training, pipeline_id),
                           num_parallel_calls=AUTOTUNE,
                           deterministic=config.deterministic or not is_training)

@@ -1,0 +1,144 @@
+"""Typed experiment configuration: model, data, optimisation and run settings.
+
+`assembled_cnn.flags` is the one place where the original absl flags become this config, and
+`ExperimentConfig.to_json` is what lands in `model_dir/hparams.json`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from assembled_cnn.nets import ModelConfig
+
+LR_DECAY_TYPES = ("fixed", "exponential", "polynomial", "piecewise", "cosine")
+MODES = ("train", "eval", "train_and_eval", "continuous_eval", "export_only")
+STRATEGIES = ("off", "one_device", "mirrored", "multi_worker_mirrored")
+DTYPES = ("fp32", "fp16", "bf16")
+
+
+class ConfigError(ValueError):
+    """A flag or setting is invalid or contradicts another; the message says which and why."""
+
+
+@dataclass
+class DataConfig:
+    dataset_name: str = "imagenet"
+    data_dir: str = "/tmp"
+    preprocessing_type: str = "imagenet"
+    train_regex: str = "train-*"
+    val_regex: str = "validation-*"
+    autoaugment_type: Optional[str] = None
+    randaugment: Optional[str] = None
+    mixup_type: int = 0           # 0 off, 1 doubled batch (original), 2 in-batch, 3 CutMix
+    mixup_alpha: float = 0.2
+    label_smoothing: float = 0.0
+    kd_temp: float = 0.0
+    random_erasing_prob: float = 0.0
+    test_size: Optional[int] = None  # FixRes: evaluate at another size than the train size
+    train_size: Optional[int] = None
+    training_random_crop: bool = True
+    dct_method: str = "INTEGER_ACCURATE"
+    cache: bool = False
+    shuffle_buffer: Optional[int] = None
+    deterministic: bool = False
+    seed: int = 0
+
+
+@dataclass
+class TrainConfig:
+    batch_size: int = 32
+    train_epochs: float = 90.0
+    max_train_steps: Optional[int] = None
+    base_learning_rate: float = 0.01
+    learning_rate_decay_type: str = "exponential"
+    lr_warmup_epochs: float = 0.0
+    num_epochs_per_decay: float = 2.0
+    learning_rate_decay_factor: float = 0.94
+    end_learning_rate: float = 1e-4
+    piecewise_lr_boundary_epochs: list = field(default_factory=lambda: [30, 60, 80, 90])
+    piecewise_lr_decay_rates: list = field(default_factory=lambda: [1, 0.1, 0.01, 0.001, 1e-4])
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 4e-5
+    l2sp_alpha: float = 0.0          # decay toward the pretrained weights (L2-SP)
+    l2sp_beta: float = 0.0           # plain L2 on the new (re-initialised) layers under L2-SP
+    lr_multipliers: dict = field(default_factory=dict)  # layer group -> LR multiplier
+    new_layers: int = 0              # re-initialise the last N layer groups when fine-tuning
+    dropblock_kp: list = field(default_factory=lambda: [1.0, 0.9])
+    dtype: str = "fp32"
+    loss_scale: Optional[float] = None
+    ema_decay: float = 0.0
+    grad_clip_norm: Optional[float] = None
+    online_teacher: Optional[str] = None
+
+
+@dataclass
+class RunConfig:
+    model_dir: str = "/tmp"
+    mode: str = "train_and_eval"
+    distribution_strategy: str = "off"
+    num_gpus: Optional[int] = None
+    epochs_between_evals: float = 1.0
+    ratio_fine_eval: float = 1.0
+    save_checkpoints_epochs: float = 1.0
+    save_checkpoints_steps: Optional[int] = None
+    keep_checkpoint_max: int = 20
+    num_best_ckpt_to_keep: int = 3
+    pretrained_model_checkpoint_path: Optional[str] = None
+    warm_start_bn_stats: bool = False
+    export_dir: Optional[str] = None
+    log_every_n_steps: int = 50
+    stop_threshold: Optional[float] = None
+    clean: bool = False
+    op_determinism: bool = False
+
+
+@dataclass
+class ExperimentConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def validate(self) -> "ExperimentConfig":
+        t, r, d = self.train, self.run, self.data
+        _require(t.learning_rate_decay_type in LR_DECAY_TYPES, "learning_rate_decay_type",
+                 t.learning_rate_decay_type, LR_DECAY_TYPES)
+        _require(r.mode in MODES, "mode", r.mode, MODES)
+        _require(r.distribution_strategy in STRATEGIES, "distribution_strategy", r.distribution_strategy, STRATEGIES)
+        _require(t.dtype in DTYPES, "dtype", t.dtype, DTYPES)
+        _require(t.batch_size > 0, "batch_size", t.batch_size, "a positive global batch size")
+        _require(d.mixup_type in (0, 1, 2, 3), "mixup_type", d.mixup_type, "0, 1, 2 or 3 (CutMix)")
+        _require(0.0 <= d.label_smoothing < 1.0, "label_smoothing", d.label_smoothing, "[0, 1)")
+        _require(len(t.dropblock_kp) == 2, "dropblock_kp", t.dropblock_kp, "two values: start,end")
+        _require(len(t.piecewise_lr_decay_rates) == len(t.piecewise_lr_boundary_epochs) + 1,
+                 "piecewise_lr_decay_rates", t.piecewise_lr_decay_rates,
+                 "one more value than piecewise_lr_boundary_epochs")
+        _require(0.0 <= t.ema_decay < 1.0, "ema_decay", t.ema_decay, "[0, 1)")
+        if self.model.use_dropblock is False and list(t.dropblock_kp) != [1.0, 0.9]:
+            pass  # the original ignores dropblock_kp without use_dropblock; so do we
+        if d.kd_temp > 0 and t.online_teacher is None and d.mixup_type == 3:
+            raise ConfigError("--kd_temp with --mixup_type=3 (CutMix) is not supported: teacher logits of "
+                              "stored records describe whole images; use mixup_type 1 or 2")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "ExperimentConfig":
+        return cls(model=ModelConfig.from_dict(values.get("model", {})),
+                   data=DataConfig(**values.get("data", {})),
+                   train=TrainConfig(**values.get("train", {})),
+                   run=RunConfig(**values.get("run", {}))).validate()
+
+
+def _require(ok: bool, flag: str, value: Any, allowed: Any) -> None:
+    if not ok:
+        raise ConfigError(f"--{flag}={value!r} is invalid: expected {allowed}")

@@ -1,0 +1,1 @@
+"""The Estimator-style part: task (losses, metrics, steps) and the generic runner."""

@@ -1,0 +1,335 @@
+"""The generic runner: strategy, train/eval loops, checkpoints, resume, warm start and modes.
+
+Checkpoints hold model, optimizer (with its step counter), EMA shadow weights, L2-SP anchors
+and DropBlock seed states, so a resumed run continues exactly; in `--deterministic` mode the
+input pipeline also restarts at the record where the checkpoint stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from assembled_cnn.config import ExperimentConfig
+from assembled_cnn.model_dir import save_model_config
+from assembled_cnn.nets import model_info
+from assembled_cnn.train import metrics as metrics_lib
+from assembled_cnn.train.checkpoints import BestCheckpointKeeper, all_finite, warm_start
+from assembled_cnn.train.ema import WeightEma
+from assembled_cnn.train.regularizers import gradient_multipliers
+from assembled_cnn.train.schedules import LrScheduleSpec, OriginalLrSchedule, dropblock_keep_prob, learning_rate
+from assembled_cnn.train.strategy import is_chief, make_strategy
+from assembled_cnn.train.summaries import RunLog
+from assembled_cnn.train.task import ClassificationTask
+from assembled_cnn.utils.io import write_json_atomic
+
+
+class TrainingDivergedError(RuntimeError):
+    """The loss became NaN or infinite; the last finite checkpoint is kept."""
+
+
+def eval_boundaries(total_steps: int, steps_per_epoch: int, epochs_between_evals: float,
+                    ratio_fine_eval: float) -> list[int]:
+    """Steps after which to evaluate: every cycle, then every epoch past `ratio_fine_eval`."""
+    cycle = max(1, int(round(epochs_between_evals * steps_per_epoch)))
+    points = set(range(cycle, total_steps + 1, cycle)) | {total_steps}
+    if ratio_fine_eval < 1.0:
+        fine_start = int(total_steps * ratio_fine_eval)
+        points |= set(range(fine_start + steps_per_epoch, total_steps, steps_per_epoch))
+    return sorted(p for p in points if 0 < p <= total_steps)
+
+
+class Runner:
+    def __init__(self, config: ExperimentConfig, task: ClassificationTask | None = None):
+        self.config = config.validate()
+        run = config.run
+        if run.op_determinism:
+            tf.config.experimental.enable_op_determinism()
+        self.strategy = make_strategy(run.distribution_strategy, run.num_gpus)
+        self.chief = is_chief(self.strategy)
+        self.task = task or ClassificationTask(config)
+        info, t = self.task.info, config.train
+        self.steps_per_epoch = max(1, info.train_size // t.batch_size)
+        self.total_steps = t.max_train_steps or max(1, int(round(t.train_epochs * self.steps_per_epoch)))
+        self.lr_spec = LrScheduleSpec(
+            t.learning_rate_decay_type, t.base_learning_rate, self.steps_per_epoch, self.total_steps,
+            t.lr_warmup_epochs, t.num_epochs_per_decay, t.learning_rate_decay_factor, t.end_learning_rate,
+            tuple(t.piecewise_lr_boundary_epochs), tuple(t.piecewise_lr_decay_rates))
+        self.metric_name = info.primary_metric
+        if run.clean and self.chief and run.mode in ("train", "train_and_eval") and os.path.isdir(run.model_dir):
+            shutil.rmtree(run.model_dir)
+        self.model_dir = self._writable_dir(run.model_dir)
+        with self.strategy.scope():
+            self._build_state()
+        self.log = RunLog(run.model_dir, enabled=self.chief)
+        self._train_fn = self._eval_fn = None
+
+    def _writable_dir(self, model_dir: str) -> str:
+        """Non-chief workers of multi-worker training save into a scratch dir (TF's rule)."""
+        if self.chief:
+            os.makedirs(model_dir, exist_ok=True)
+            return model_dir
+        resolver = self.strategy.cluster_resolver
+        return os.path.join(model_dir, f".worker_{resolver.task_type}_{resolver.task_id}")
+
+    def _build_state(self) -> None:
+        t = self.config.train
+        self.model = self.task.build_model()
+        optimizer = keras.optimizers.SGD(OriginalLrSchedule(self.lr_spec), momentum=t.momentum, nesterov=t.nesterov)
+        if t.dtype == "fp16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer, initial_scale=t.loss_scale or 2.0 ** 15,
+                                                            dynamic_growth_steps=2000)
+        self.optimizer = optimizer
+        self.optimizer.build(self.model.trainable_variables)
+        self.regularization = self.task.build_regularization(self.model)
+        self.ema = WeightEma(self.model, t.ema_decay) if t.ema_decay > 0 else None
+        self.teacher = None
+        if t.online_teacher:
+            from assembled_cnn.kd.teacher import load_teacher
+            self.teacher = load_teacher(t.online_teacher)
+        seeds = [l.seed_generator.state for l in self.model.layers if hasattr(l, "seed_generator")]
+        parts = dict(model=self.model, optimizer=self.optimizer, dropblock_seeds=seeds)
+        if self.ema:
+            parts["ema"] = self.ema
+        if self.regularization.anchors is not None:
+            parts["l2sp_anchors"] = self.regularization.anchors
+        self.checkpoint = tf.train.Checkpoint(**parts)
+        keep = self.config.run.keep_checkpoint_max or None
+        self.manager = tf.train.CheckpointManager(self.checkpoint, self.model_dir, max_to_keep=keep)
+
+    @property
+    def step(self) -> int:
+        return int(self.optimizer.iterations.numpy())
+
+    # ------------------------------------------------------------------ steps
+    def _make_train_fn(self):
+        strategy, task, model, optimizer, t = self.strategy, self.task, self.model, self.optimizer, self.config.train
+        multipliers = gradient_multipliers(model, t.lr_multipliers) if t.lr_multipliers else None
+        keep_prob = model_info(model).keep_prob
+        use_dropblock = model_info(model).config.use_dropblock
+        replicas = strategy.num_replicas_in_sync
+
+        def replica_step(inputs):
+            features, targets = inputs
+            with tf.GradientTape() as tape:
+                loss, _, parts = task.compute_loss(model, features, targets, self.regularization, replicas, self.teacher)
+                scaled = optimizer.scale_loss(loss) if hasattr(optimizer, "scale_loss") else loss
+            grads = tape.gradient(scaled, model.trainable_variables)
+            if multipliers:
+                grads = [g * m for g, m in zip(grads, multipliers)]
+            if t.grad_clip_norm:
+                grads, _ = tf.clip_by_global_norm(grads, t.grad_clip_norm)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables))
+            return {"loss": loss * replicas, **parts}
+
+        @tf.function
+        def train_fn(iterator):
+            if use_dropblock:
+                kp = dropblock_keep_prob(optimizer.iterations, t.dropblock_kp[0], t.dropblock_kp[1], self.total_steps)
+                keep_prob.assign(kp)
+            per_replica = strategy.run(replica_step, args=(next(iterator),))
+            out = {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in per_replica.items()}
+            if self.ema is not None:
+                self.ema.update(optimizer.iterations)
+            return out
+        return train_fn
+
+    def _make_eval_fn(self):
+        strategy, task, model = self.strategy, self.task, self.model
+
+        @tf.function(reduce_retracing=True)
+        def eval_fn(inputs):
+            features, targets = inputs
+            stats = strategy.run(task.eval_step, args=(model, features, targets))
+            return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in stats.items()}
+        return eval_fn
+
+    # ------------------------------------------------------------------ state
+    def restore_or_initialize(self) -> int:
+        """Resume from the latest checkpoint, else warm start from -pmcp; returns the step."""
+        latest = self.manager.latest_checkpoint
+        if latest:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
+            print(f"resumed from {latest} at step {self.step}")
+            return self.step
+        path = self.config.run.pretrained_model_checkpoint_path
+        if path:
+            report = warm_start(self.model, path, self.config.run.warm_start_bn_stats)
+            self.regularization.reset_anchors()
+            if self.ema:
+                self.ema.reset()
+            if self.chief:
+                write_json_atomic(os.path.join(self.config.run.model_dir, "warm_start.json"), report)
+            print(f"warm start from {report['source']} ({report['format']}): restored {len(report['restored'])} "
+                  f"weights, not restored {len(report['not_restored'])}: "
+                  f"{', '.join(report['not_restored'][:10])}{' ...' if len(report['not_restored']) > 10 else ''}")
+        return 0
+
+    def _write_run_files(self) -> None:
+        if not self.chief:
+            return
+        run_dir = self.config.run.model_dir
+        write_json_atomic(os.path.join(run_dir, "hparams.json"), self.config.to_dict())
+        save_model_config(run_dir, model_info(self.model).config)
+
+    def save(self) -> str:
+        return self.manager.save(checkpoint_number=self.step)
+
+    # ------------------------------------------------------------------ loops
+    def _train_dataset(self, start_step: int):
+        strategy = self.strategy
+        per_pipeline = max(1, strategy.num_replicas_in_sync // max(1, _num_input_pipelines(strategy)))
+        start_batch = start_step * per_pipeline if self.config.data.deterministic else 0
+        return strategy.distribute_datasets_from_function(
+            lambda ctx: self.task.build_inputs(True, ctx, start_batch=start_batch))
+
+    def train(self, until_step: int | None = None, evaluate: bool = False) -> dict:
+        """Train to `until_step` (default: the end), evaluating at the eval boundaries."""
+        start = self.restore_or_initialize()
+        self._write_run_files()
+        target = min(until_step or self.total_steps, self.total_steps)
+        if start >= target:
+            return self.evaluate() if evaluate else {}
+        self._train_fn = self._train_fn or self._make_train_fn()
+        iterator = iter(self._train_dataset(start))
+        run = self.config.run
+        save_every = run.save_checkpoints_steps or max(1, int(run.save_checkpoints_epochs * self.steps_per_epoch))
+        stops = set(eval_boundaries(self.total_steps, self.steps_per_epoch, run.epochs_between_evals,
+                                    run.ratio_fine_eval)) if evaluate else set()
+        results: dict = {}
+        with tqdm(total=target, initial=start, desc="train", unit="step", disable=not self.chief) as bar:
+            while self.step < target:
+                losses = self._run_steps(iterator, self._next_stop(target, save_every, stops), bar)
+                if self.step % save_every == 0 or self.step in stops or self.step == target:
+                    self._checked_save(losses)
+                if self.step in stops:
+                    results = self._evaluate_and_keep(self.manager.latest_checkpoint)
+                    if run.stop_threshold is not None and results[self.metric_name] >= run.stop_threshold:
+                        print(f"stop_threshold {run.stop_threshold} reached at step {self.step}")
+                        break
+        return results
+
+    def _next_stop(self, target: int, save_every: int, stops: set) -> int:
+        step, log = self.step, self.config.run.log_every_n_steps
+        candidates = [target, (step // save_every + 1) * save_every, (step // log + 1) * log]
+        candidates += [s for s in stops if s > step]
+        return min(c for c in candidates if c > step)
+
+    def _run_steps(self, iterator, stop: int, bar) -> dict:
+        start_step, started = self.step, time.perf_counter()
+        losses = {}
+        while self.step < stop:
+            losses = self._train_fn(iterator)
+            bar.update(1)
+        values = {k: float(v) for k, v in losses.items()}
+        if not np.isfinite(values.get("loss", 0.0)):
+            raise TrainingDivergedError(
+                f"loss is {values['loss']} at step {self.step}; the last finite checkpoint "
+                f"{self.manager.latest_checkpoint} is kept in {self.config.run.model_dir}. Lower "
+                "--base_learning_rate, add --lr_warmup_epochs or --grad_clip_norm, or check the inputs.")
+        seconds = time.perf_counter() - started
+        values["learning_rate"] = float(learning_rate(self.lr_spec, self.step - 1))
+        values["images_per_sec"] = (self.step - start_step) * self.config.train.batch_size / max(seconds, 1e-9)
+        bar.set_postfix(loss=f"{values['loss']:.4f}", lr=f"{values['learning_rate']:.4g}")
+        self.log.write("train", self.step, values)
+        return values
+
+    def _checked_save(self, losses: dict) -> str:
+        if not (np.isfinite(losses.get("loss", 0.0)) and all_finite(self.model.weights)):
+            raise TrainingDivergedError(
+                f"weights became non-finite at step {self.step}; the last finite checkpoint "
+                f"{self.manager.latest_checkpoint} is kept. Lower --base_learning_rate or use --grad_clip_norm.")
+        return self.save()
+
+    def evaluate(self) -> dict:
+        """Metrics of the current weights (the EMA copy when EMA is on) on the validation set."""
+        self._eval_fn = self._eval_fn or self._make_eval_fn()
+        dataset = self.strategy.distribute_datasets_from_function(lambda ctx: self.task.build_inputs(False, ctx))
+        total = None
+        swap = self.ema.swapped_in() if self.ema else contextlib.nullcontext()
+        with swap:
+            for inputs in tqdm(dataset, desc="eval", unit="batch", disable=not self.chief, leave=False):
+                total = metrics_lib.accumulate(total, {k: v.numpy() for k, v in self._eval_fn(inputs).items()})
+        results = metrics_lib.summarize(total)
+        self.log.write("eval", self.step, results)
+        print(f"eval at step {self.step}: " + ", ".join(f"{k}={v:.4f}" for k, v in results.items()
+                                                          if isinstance(v, float)))
+        return results
+
+    def _evaluate_and_keep(self, checkpoint_path: str) -> dict:
+        results = self.evaluate()
+        if self.chief:
+            keeper = BestCheckpointKeeper(self.config.run.model_dir, self.config.run.num_best_ckpt_to_keep,
+                                          self.metric_name)
+            keeper.offer(checkpoint_path, self.step, results[self.metric_name])
+            write_json_atomic(os.path.join(self.config.run.model_dir, "eval_results.json"),
+                              {"step": self.step, "checkpoint": os.path.basename(checkpoint_path), **results})
+        return results
+
+    def evaluate_checkpoint(self, path: str | None = None) -> dict:
+        """`--mode=eval` / `--eval_only`: restore one checkpoint (default: latest) and evaluate it."""
+        path = path or self.manager.latest_checkpoint
+        if path is None:
+            raise FileNotFoundError(f"no checkpoint to evaluate in {self.config.run.model_dir}")
+        self.checkpoint.restore(path).expect_partial()
+        return self._evaluate_and_keep(path)
+
+    def continuous_eval(self, timeout: float = 3600.0) -> dict:
+        """Evaluate every new checkpoint until the one of the final step (or `timeout` idle seconds)."""
+        results: dict = {}
+        for path in tf.train.checkpoints_iterator(self.config.run.model_dir, timeout=timeout):
+            results = self.evaluate_checkpoint(path)
+            if self.step >= self.total_steps:
+                break
+        return results
+
+    def export(self, export_dir: str) -> str:
+        from assembled_cnn.export import export_saved_model
+
+        swap = self.ema.swapped_in() if self.ema else contextlib.nullcontext()
+        with swap:
+            return export_saved_model(self.model, export_dir, self.task.preprocess_config())
+
+    def close(self) -> None:
+        self.log.close()
+        if not self.chief and os.path.isdir(self.model_dir):
+            shutil.rmtree(self.model_dir, ignore_errors=True)
+
+
+def _num_input_pipelines(strategy) -> int:
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None:
+        return 1
+    workers = resolver.cluster_spec().as_dict().get("worker", [])
+    chiefs = resolver.cluster_spec().as_dict().get("chief", [])
+    return max(1, len(workers) + len(chiefs))
+
+
+def run(config: ExperimentConfig) -> dict:
+    """Run `config.run.mode`; returns the last evaluation metrics (or {} for train/export only)."""
+    runner = Runner(config)
+    mode, results = config.run.mode, {}
+    try:
+        if mode in ("train", "train_and_eval"):
+            results = runner.train(evaluate=(mode == "train_and_eval"))
+        elif mode == "eval":
+            results = runner.evaluate_checkpoint()
+        elif mode == "continuous_eval":
+            results = runner.continuous_eval()
+        elif mode == "export_only":
+            path = runner.manager.latest_checkpoint
+            if path is None:
+                raise FileNotFoundError(f"--export_only: no checkpoint in {config.run.model_dir}")
+            runner.checkpoint.restore(path).expect_partial()
+        if config.run.export_dir and runner.chief:
+            print(f"exported SavedModel to {runner.export(config.run.export_dir)}")
+    finally:
+        runner.close()
+    return results

@@ -1,0 +1,99 @@
+"""ClassificationTask: the model, its inputs, losses and metrics, and the two step functions.
+
+Everything about strategies, checkpoints, summaries and modes belongs to the runner; a step
+here is what one replica computes (the runner wraps it in `strategy.run`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+import tensorflow as tf
+
+from assembled_cnn.config import ExperimentConfig
+from assembled_cnn.datasets.input import InputConfig, build_dataset
+from assembled_cnn.datasets.registry import DatasetInfo, get_dataset_info
+from assembled_cnn.nets import build_model, model_info
+from assembled_cnn.preprocessing.mixing import MixingConfig
+from assembled_cnn.preprocessing.presets import PreprocessConfig, get_preset
+from assembled_cnn.preprocessing.random_erasing import RandomErasingConfig
+from assembled_cnn.train import losses, metrics
+from assembled_cnn.train.regularizers import L2SPConfig, Regularization
+from assembled_cnn.train.layer_groups import last_groups
+
+_MIXUP_MODES = {0: "none", 1: "mixup1", 2: "mixup2", 3: "cutmix"}
+DTYPE_POLICIES = {"fp32": "float32", "fp16": "mixed_float16", "bf16": "mixed_bfloat16"}
+
+
+class ClassificationTask:
+    def __init__(self, config: ExperimentConfig, dataset_info: DatasetInfo | None = None):
+        self.config = config
+        self.info = dataset_info or get_dataset_info(config.data.dataset_name, config.data.data_dir)
+        if config.model.num_classes != self.info.num_classes:
+            raise ValueError(f"--num_classes={config.model.num_classes} but dataset "
+                             f"{self.info.name!r} has {self.info.num_classes} classes")
+
+    # ------------------------------------------------------------------ inputs
+    def preprocess_config(self) -> PreprocessConfig:
+        d = self.config.data
+        overrides = {"autoaugment": d.autoaugment_type, "randaugment": d.randaugment,
+                     "random_crop": d.training_random_crop, "dct_method": d.dct_method}
+        if d.random_erasing_prob > 0:
+            overrides["random_erasing"] = RandomErasingConfig(probability=d.random_erasing_prob)
+        if d.train_size:
+            overrides["train_size"] = d.train_size
+        preset = get_preset(d.preprocessing_type, **overrides)
+        return preset.with_test_size(d.test_size) if d.test_size else preset
+
+    def input_config(self, start_batch: int = 0) -> InputConfig:
+        d, t = self.config.data, self.config.train
+        mixing = MixingConfig(mode=_MIXUP_MODES[d.mixup_type], alpha=d.mixup_alpha or 0.2,
+                              label_smoothing=d.label_smoothing, kd_temperature=d.kd_temp or 1.0)
+        return InputConfig(
+            data_dir=d.data_dir, global_batch_size=t.batch_size, num_classes=self.info.num_classes,
+            preprocess=self.preprocess_config(), mixing=mixing, train_pattern=d.train_regex,
+            eval_pattern=d.val_regex, with_teacher_logits=d.kd_temp > 0 and not t.online_teacher,
+            shuffle_buffer=d.shuffle_buffer or self.info.shuffle_buffer, cache=d.cache,
+            deterministic=d.deterministic, seed=d.seed, label_offset=self.info.label_offset,
+            start_batch=start_batch)
+
+    def build_inputs(self, is_training: bool, input_context=None, start_batch: int = 0) -> tf.data.Dataset:
+        return build_dataset(self.input_config(start_batch), is_training, input_context)
+
+    # ------------------------------------------------------------------ model
+    def build_model(self) -> keras.Model:
+        keras.config.set_dtype_policy(DTYPE_POLICIES[self.config.train.dtype])
+        try:
+            size = self.preprocess_config().train_size if self.config.model.resnet_version == 2 else None
+            model_cfg = dataclasses.replace(self.config.model, input_size=self.config.model.input_size or size)
+            return build_model(config=model_cfg)
+        finally:
+            keras.config.set_dtype_policy("float32")
+
+    def build_regularization(self, model: keras.Model) -> Regularization:
+        t = self.config.train
+        l2sp = L2SPConfig(alpha=t.l2sp_alpha, beta=t.l2sp_beta, new_groups=last_groups(t.new_layers))
+        return Regularization(model, t.weight_decay, l2sp)
+
+    # ------------------------------------------------------------------ steps
+    def compute_loss(self, model, features, targets, regularization, num_replicas: int, teacher=None):
+        """Per-replica loss scaled so that summing over replicas gives the global mean."""
+        logits = model(features["image"], training=True)
+        parts = {"cross_entropy": losses.soft_cross_entropy(targets["targets"], logits)}
+        kd_temp = self.config.data.kd_temp
+        if kd_temp > 0:
+            probs = targets.get("teacher_probs")
+            if teacher is not None:
+                probs = tf.nn.softmax(tf.cast(teacher(features["image"]), tf.float32) / kd_temp)
+            parts["distillation"] = losses.distillation_loss(tf.stop_gradient(probs), logits, kd_temp)
+        parts["regularization"] = regularization.loss()
+        total = tf.add_n(list(parts.values()))
+        return total / num_replicas, logits, parts
+
+    def eval_step(self, model, features, targets) -> dict:
+        logits = model(features["image"], training=False)
+        return metrics.batch_statistics(targets["label"], logits, self.info.num_classes)
+
+    def keep_prob_holder(self, model):
+        return model_info(model).keep_prob
