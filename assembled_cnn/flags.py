@@ -57,6 +57,7 @@ def _define_model(fv) -> None:
     flags.DEFINE_bool("zero_gamma", None, "zero-init the last BN of each branch", flag_values=fv)
     flags.DEFINE_bool("use_dropblock", None, "DropBlock in stages 3-4", flag_values=fv)
     flags.DEFINE_float("bn_momentum", None, "BN moving-average decay (0.997)", flag_values=fv)
+    flags.DEFINE_bool("sync_bn", None, "BN statistics over all replicas and workers", flag_values=fv)
     flags.DEFINE_string("pool_type", None, "gap, gem or flatten", flag_values=fv)
     flags.DEFINE_integer("embedding_size", None, "embedding before the classifier", flag_values=fv)
     flags.DEFINE_bool("no_downsample", None, "last stage stride 1", flag_values=fv)
@@ -180,7 +181,7 @@ def _multipliers(items) -> dict:
 def _model_hparams(fv, num_classes: int) -> dict:
     names = ("resnet_size", "resnet_version", "num_filters", "use_resnet_d", "use_se_block", "use_sk_block",
              "anti_alias_type", "anti_alias_filter_size", "bl_alpha", "bl_beta", "zero_gamma", "use_dropblock",
-             "bn_momentum", "pool_type", "embedding_size", "no_downsample", "width_multiplier", "dropout_rate")
+             "bn_momentum", "sync_bn", "pool_type", "embedding_size", "no_downsample", "width_multiplier", "dropout_rate")
     values = {n: fv[n].value for n in names if fv[n].value is not None}
     for key in ("resnet_size", "resnet_version"):
         if key in values:

@@ -59,6 +59,14 @@ class InputConfig:
     image_dtype: str = "float32"
     label_offset: int = 0  # subtracted from stored labels (registry's DatasetInfo.label_offset)
     start_batch: int = 0  # training batches already consumed by this pipeline (exact resume)
+    # 'file': each input pipeline reads its own files (fast); 'record': every pipeline reads all
+    # files and keeps every N-th record, so that a global batch is the same whatever the number
+    # of workers (used in deterministic mode). None: 'record' when deterministic, else 'file'.
+    shard_policy: str | None = None
+
+    @property
+    def shards_records(self) -> bool:
+        return (self.shard_policy or ("record" if self.deterministic else "file")) == "record"
 
     def __post_init__(self):
         if self.global_batch_size <= 0:
@@ -97,12 +105,14 @@ def _pipeline_id(input_context) -> tuple[int, int]:
 def _file_dataset(config: InputConfig, is_training: bool, input_context) -> tf.data.Dataset:
     files = list_files(config, is_training)
     num_pipelines, pipeline_id = _pipeline_id(input_context)
+    if config.shards_records:
+        num_pipelines = 1
     if num_pipelines > len(files):
         raise ValueError(f"{len(files)} files cannot be sharded over {num_pipelines} input "
                          "pipelines; write more shards or use fewer hosts")
     dataset = tf.data.Dataset.from_tensor_slices(files)
     if num_pipelines > 1:
-        dataset = dataset.shard(num_pipelines, pipeline_id)
+        dataset = dataset.shard(num_pipelines, pipeline_id)  # after enumerate: global indices
     if is_training:
         dataset = dataset.shuffle(len(files), seed=_shuffle_seed(config, 1),
                                   reshuffle_each_iteration=True)
@@ -180,6 +190,8 @@ def build_dataset(config: InputConfig, is_training: bool,
                   input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
     """The dataset of one input pipeline; pass to ``distribute_datasets_from_function``."""
     _, pipeline_id = _pipeline_id(input_context)
+    # Record sharding keeps global record indices, so seeds must not depend on the pipeline.
+    seed_pipeline = 0 if config.shards_records else pipeline_id
     batch_size = per_replica_batch_size(config, input_context)
     if is_training:
         batch_size *= config.mixing.batch_multiplier
@@ -188,10 +200,13 @@ def build_dataset(config: InputConfig, is_training: bool,
         raise ValueError(f"mixing mode {config.mixing.mode!r} splits every batch in halves; "
                          "set drop_remainder=True (or leave it None) so no odd batch is made")
     dataset = _record_dataset(config, is_training, input_context).enumerate()
+    num_pipelines, _ = _pipeline_id(input_context)
+    if config.shards_records and num_pipelines > 1:
+        dataset = dataset.shard(num_pipelines, pipeline_id)  # after enumerate: global indices
     start_batch = config.start_batch if is_training else 0
     if start_batch:  # skip serialized records, before any decoding, to resume exactly
         dataset = dataset.skip(start_batch * batch_size)
-    dataset = dataset.map(_make_parser(config, is_training, pipeline_id),
+    dataset = dataset.map(_make_parser(config, is_training, seed_pipeline),
                           num_parallel_calls=config.num_parallel_calls,
                           deterministic=config.deterministic or not is_training)
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder).enumerate(start=start_batch)

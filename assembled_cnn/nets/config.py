@@ -45,6 +45,7 @@ class ModelConfig:
     dropblock_shared_mask: bool = True
     bn_momentum: float = 0.997
     bn_epsilon: float = 1e-5
+    sync_bn: bool = False  # batch statistics over all replicas (multi-GPU / multi-worker)
     pool_type: str = "gap"
     embedding_size: int = 0
     no_downsample: bool = False

@@ -54,7 +54,7 @@ class LayerFactory:
         """BN with eps 1e-5; gamma starts at 0 for the last BN of a branch under `zero_gamma`."""
         gamma_init = "zeros" if (zero_init and self.config.zero_gamma) else "ones"
         layer = BatchNorm(momentum=self.config.bn_momentum, epsilon=self.config.bn_epsilon,
-                          gamma_initializer=gamma_init, name=name)
+                          gamma_initializer=gamma_init, synchronized=self.config.sync_bn, name=name)
         self.namer.record(name, "batch_normalization")
         return layer(x)
 

@@ -50,9 +50,11 @@ class Runner:
     def __init__(self, config: ExperimentConfig, task: ClassificationTask | None = None):
         self.config = config.validate()
         run = config.run
+        self.strategy = make_strategy(run.distribution_strategy, run.num_gpus)
+        if config.data.deterministic:  # the same initial weights, DropBlock draws and data order
+            keras.utils.set_random_seed(config.data.seed)
         if run.op_determinism:
             tf.config.experimental.enable_op_determinism()
-        self.strategy = make_strategy(run.distribution_strategy, run.num_gpus)
         self.chief = is_chief(self.strategy)
         self.task = task or ClassificationTask(config)
         info, t = self.task.info, config.train

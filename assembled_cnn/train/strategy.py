@@ -9,9 +9,11 @@ import tensorflow as tf
 
 
 def make_strategy(name: str, num_gpus: int | None = None) -> tf.distribute.Strategy:
-    gpus = tf.config.list_logical_devices("GPU")
+    # Device queries initialise the TF runtime, which multi-worker collectives must configure
+    # first: ask only in the branches that need them.
     if name == "off":
         return tf.distribute.get_strategy()
+    gpus = tf.config.list_logical_devices("GPU") if name in ("one_device", "mirrored") else []
     if name == "one_device":
         return tf.distribute.OneDeviceStrategy("/gpu:0" if gpus else "/cpu:0")
     if name == "mirrored":

@@ -17,10 +17,11 @@ class BatchNorm(keras.layers.BatchNormalization):
 
     Moving statistics follow TF1: `moving = momentum * moving + (1 - momentum) * batch`, the
     batch variance being the unbiased one, as `tf.layers.batch_normalization(fused=True)` did.
+    With `synchronized=True` (cross-replica statistics) it is the plain Keras layer.
     """
 
     def _can_fuse(self, inputs, training, mask) -> bool:
-        return (mask is None and len(inputs.shape) == 4 and self.axis in (3, -1)
+        return (mask is None and not self.synchronized and len(inputs.shape) == 4 and self.axis in (3, -1)
                 and self.center and self.scale and not self.renorm
                 and (training is None or isinstance(training, bool)))
 

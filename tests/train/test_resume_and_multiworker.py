@@ -1,0 +1,101 @@
+"""Process-level behaviour: exact resume after SIGKILL, and two-worker training on localhost."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def main_args(data_dir, model_dir, *extra):
+    return [sys.executable, str(REPO / "main_classification.py"), "--dataset_name=toy", f"--data_dir={data_dir}",
+            f"--model_dir={model_dir}", "--model=resnet18", "--num_filters=8", "--bn_momentum=0.8",
+            "--preprocessing_type=cifar", "--batch_size=32", "--train_epochs=1.5", "--base_learning_rate=0.05",
+            "--learning_rate_decay_type=cosine", "--weight_decay=1e-4", "--mode=train",
+            "--save_checkpoints_steps=2", "--log_every_n_steps=1", "--deterministic", "--seed=5", *extra]
+
+
+def env():
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
+
+
+def model_weights(model_dir):
+    path = tf.train.latest_checkpoint(str(model_dir))
+    reader = tf.train.load_checkpoint(path)
+    names = sorted(n for n, _ in tf.train.list_variables(path)
+                   if n.endswith("VARIABLE_VALUE") and not n.startswith("save_counter"))
+    return path, {n: reader.get_tensor(n) for n in names}
+
+
+@pytest.mark.slow
+def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(toy_data, tmp_path):
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    subprocess.run(main_args(toy_data, straight), check=True, env=env(), capture_output=True)
+    process = subprocess.Popen(main_args(toy_data, killed), env=env(),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while not (killed / "ckpt-4.index").exists():  # step 4 of 8 per epoch: mid-epoch
+        assert process.poll() is None and time.time() < deadline, "training ended before it could be killed"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    interrupted_at = int(tf.train.latest_checkpoint(str(killed)).rsplit("-", 1)[1])
+    assert interrupted_at < 12
+    resumed = subprocess.run(main_args(toy_data, killed), env=env(), capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resumed from" in resumed.stdout
+    path_a, a = model_weights(straight)
+    path_b, b = model_weights(killed)
+    assert path_a.endswith("ckpt-12") and path_b.endswith("ckpt-12")
+    assert a.keys() == b.keys() and sum(n.startswith("model/") for n in a) >= 40
+    assert any(n.startswith("optimizer/") for n in a)  # momentum slots and the step counter too
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+@pytest.mark.slow
+def test_two_workers_on_localhost_match_one_worker_with_the_same_global_batch(toy_data, tmp_path):
+    extra = ("--train_epochs=0.5", "--learning_rate_decay_type=fixed", "--base_learning_rate=0.01", "--sync_bn",
+             "--distribution_strategy=multi_worker_mirrored")
+    single = subprocess.run(main_args(toy_data, tmp_path / "single", *extra[:-1]), env=env(),
+                            capture_output=True, text=True)
+    assert single.returncode == 0, single.stderr[-3000:]
+    workers = [f"127.0.0.1:{p}" for p in free_ports(2)]
+    procs = []
+    for index in range(2):
+        tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+        procs.append(subprocess.Popen(main_args(toy_data, tmp_path / "multi", *extra),
+                                      env={**env(), "TF_CONFIG": json.dumps(tf_config)},
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    outputs = [p.communicate(timeout=300) for p in procs]
+    for p, (_, err) in zip(procs, outputs):
+        assert p.returncode == 0, err[-3000:]
+    assert not list((tmp_path / "multi").glob(".worker_*")), "non-chief scratch dirs must be removed"
+    _, one = model_weights(tmp_path / "single")
+    _, two = model_weights(tmp_path / "multi")
+    assert one.keys() == two.keys()
+    trainable = [n for n in one if one[n].ndim == 4]  # conv kernels
+    assert len(trainable) >= 15
+    rel = max(float(np.abs(one[n] - two[n]).max() / (np.abs(one[n]).max() + 1e-12)) for n in trainable)
+    assert rel < 1e-3  # same global batches and synchronised BN: equal up to float summation order
+    loss = lambda d: [json.loads(l)["loss"] for l in open(d / "metrics.jsonl") if '"train"' in l]  # noqa: E731
+    np.testing.assert_allclose(loss(tmp_path / "multi"), loss(tmp_path / "single"), rtol=1e-3)
