@@ -26,7 +26,24 @@ def load_saved_model(path: str) -> evaluate.PredictFn:
     return lambda images: list(serving(images).values())[0]
 
 
-MODEL_LOADERS: dict[str, Callable[[str], evaluate.PredictFn]] = {"saved_model": load_saved_model}
+def load_model_dir(path: str, normalization: str = "mean_subtract") -> evaluate.PredictFn:
+    """The latest checkpoint of a model_dir (ours, or a converted original checkpoint).
+
+    Corrupted images arrive in 0..255; the network expects the training normalisation.
+    """
+    from assembled_cnn.model_dir import restore_model
+    from assembled_cnn.preprocessing.normalize import normalize_image
+
+    model = restore_model(path)
+
+    @tf.function(reduce_retracing=True)
+    def predict(images):
+        return model(normalize_image(tf.cast(images, tf.float32), normalization), training=False)
+    return predict
+
+
+MODEL_LOADERS: dict[str, Callable[[str], evaluate.PredictFn]] = {"saved_model": load_saved_model,
+                                                                   "model_dir": load_model_dir}
 
 
 def _source(args):
@@ -41,7 +58,8 @@ def _source(args):
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--saved_model", help="SavedModel directory")
+    parser.add_argument("--saved_model", help="SavedModel directory (float signature, 0..255 inputs)")
+    parser.add_argument("--model_dir", help="model_dir with model_config.json and checkpoints")
     parser.add_argument("--data_dir", required=True)
     parser.add_argument("--source", choices=["tfrecord", "jpeg"], default="tfrecord")
     parser.add_argument("--synsets_file")
@@ -52,9 +70,10 @@ def main(argv=None) -> dict:
     parser.add_argument("--clean_error", type=float)
     parser.add_argument("--output_dir", default="robustness_report")
     args = parser.parse_args(argv)
-    if not args.saved_model:
-        raise SystemExit("give --saved_model DIR (checkpoint loading via --model_dir comes with the trainer)")
-    predict_fn = MODEL_LOADERS["saved_model"](args.saved_model)
+    if bool(args.saved_model) == bool(args.model_dir):
+        raise SystemExit("give exactly one of --saved_model DIR or --model_dir DIR")
+    predict_fn = (MODEL_LOADERS["model_dir"](args.model_dir) if args.model_dir
+                  else MODEL_LOADERS["saved_model"](args.saved_model))
     errors = evaluate.evaluate_corruption_errors(predict_fn, _source(args), args.corruptions,
                                                  batch_size=args.batch_size)
     result = mce.compute_mce(errors, clean_error=args.clean_error)
