@@ -24,13 +24,16 @@ DEMO_MODEL = dict(resnet_size=18, num_filters=16, use_resnet_d=True, use_sk_bloc
                   anti_alias_filter_size=3, use_dropblock=True, zero_gamma=True, bn_momentum=0.9)
 
 
-def demo_config(data_dir: str, model_dir: str, epochs: float, batch_size: int = 128) -> ExperimentConfig:
+def demo_config(data_dir: str, model_dir: str, epochs: float, batch_size: int = 128,
+                image_size: int = 56) -> ExperimentConfig:
+    """28-px images are upsampled to `image_size`: the ImageNet stem divides by 4, and 7x7 maps
+    after it cost ~2 accuracy points at only half the speed of 14x14 ones."""
     return ExperimentConfig(
         model=model_config("resnet18", num_classes=10, **DEMO_MODEL),
-        data=DataConfig(dataset_name="fashion_mnist", data_dir=data_dir, preprocessing_type="cifar", train_size=28,
-                        test_size=28, mixup_type=1, mixup_alpha=0.2, label_smoothing=0.1),
+        data=DataConfig(dataset_name="fashion_mnist", data_dir=data_dir, preprocessing_type="cifar",
+                        train_size=image_size, test_size=image_size, mixup_type=1, mixup_alpha=0.2, label_smoothing=0.1),
         train=TrainConfig(batch_size=batch_size, train_epochs=epochs, base_learning_rate=0.1,
-                          learning_rate_decay_type="cosine", lr_warmup_epochs=0.5, weight_decay=5e-5,
+                          learning_rate_decay_type="cosine", lr_warmup_epochs=0.5, weight_decay=1e-4,
                           dropblock_kp=[1.0, 0.9]),
         run=RunConfig(model_dir=model_dir, mode="train_and_eval", epochs_between_evals=1.0,
                       save_checkpoints_epochs=1.0, keep_checkpoint_max=3, num_best_ckpt_to_keep=1,
@@ -96,7 +99,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output_dir", default="runs/demo")
     parser.add_argument("--data_dir", default="data/fashion_mnist")
-    parser.add_argument("--epochs", type=float, default=10.0)
+    parser.add_argument("--epochs", type=float, default=8.0)
+    parser.add_argument("--image_size", type=int, default=56)
     args = parser.parse_args(argv)
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -105,7 +109,7 @@ def main(argv=None) -> int:
     seconds["fetch + TFRecords"] = time.time() - start
     from assembled_cnn.train.runner import run
 
-    config = demo_config(args.data_dir, str(output_dir / "model"), args.epochs)
+    config = demo_config(args.data_dir, str(output_dir / "model"), args.epochs, image_size=args.image_size)
     start = time.time()
     results = run(config)
     seconds["train + eval + export"] = time.time() - start

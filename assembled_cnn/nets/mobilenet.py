@@ -46,12 +46,17 @@ def _pointwise_bn(f: LayerFactory, x, filters: int, *, name: str, relu: bool = T
     return _relu6(x, f"{name}_relu") if relu else x
 
 
-def build_mobilenet_v1(config: ModelConfig) -> keras.Model:
+def _stem(config: ModelConfig):
+    """Both versions start with a 3x3/2 conv of 32·alpha channels, BN, ReLU6."""
     f = LayerFactory(config)
-    alpha = config.width_multiplier
     inputs = keras.Input(shape=(config.input_size, config.input_size, 3), name="images")
-    x = f.bn(f.conv(inputs, make_divisible(32 * alpha), 3, 2, name="stem_conv"), name="stem_conv_bn")
-    x = _relu6(x, "stem_conv_relu")
+    x = f.conv(inputs, make_divisible(32 * config.width_multiplier), 3, 2, name="stem_conv")
+    return f, inputs, _relu6(f.bn(x, name="stem_conv_bn"), "stem_conv_relu")
+
+
+def build_mobilenet_v1(config: ModelConfig) -> keras.Model:
+    f, inputs, x = _stem(config)
+    alpha = config.width_multiplier
     for i, (filters, strides) in enumerate(V1_BLOCKS):
         x = _depthwise_bn_relu6(f, x, strides, name=f"b{i}_dw")
         x = _pointwise_bn(f, x, make_divisible(filters * alpha), name=f"b{i}_pw")
@@ -74,11 +79,8 @@ def _inverted_residual(f: LayerFactory, x, expansion: int, filters: int, strides
 
 
 def build_mobilenet_v2(config: ModelConfig) -> keras.Model:
-    f = LayerFactory(config)
+    f, inputs, x = _stem(config)
     alpha = config.width_multiplier
-    inputs = keras.Input(shape=(config.input_size, config.input_size, 3), name="images")
-    x = f.bn(f.conv(inputs, make_divisible(32 * alpha), 3, 2, name="stem_conv"), name="stem_conv_bn")
-    x = _relu6(x, "stem_conv_relu")
     block = 0
     for expansion, channels, repeats, first_stride in V2_BLOCKS:
         for r in range(repeats):
