@@ -16,7 +16,7 @@ class WeightEma(tf.Module):
     def __init__(self, model: keras.Model, decay: float):
         super().__init__(name="weight_ema")
         self.decay = float(decay)
-        self._weights = [w for w in model.weights if w.dtype.is_floating if hasattr(w, "dtype")]
+        self._weights = list(model.weights)  # all float: kernels, BN parameters and statistics
         self.shadow = [tf.Variable(tf.convert_to_tensor(w), trainable=False, name=f"ema_{i}",
                                    aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
                        for i, w in enumerate(self._weights)]

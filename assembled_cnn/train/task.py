@@ -59,7 +59,10 @@ class ClassificationTask:
             start_batch=start_batch)
 
     def build_inputs(self, is_training: bool, input_context=None, start_batch: int = 0) -> tf.data.Dataset:
-        return build_dataset(self.input_config(start_batch), is_training, input_context)
+        config = self.input_config(start_batch)
+        if not is_training:  # unlike the original, validation records need no teacher logits
+            config = dataclasses.replace(config, with_teacher_logits=False)
+        return build_dataset(config, is_training, input_context)
 
     # ------------------------------------------------------------------ model
     def build_model(self) -> keras.Model:
