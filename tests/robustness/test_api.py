@@ -73,3 +73,18 @@ def test_reference_mode_runs_and_matches_fast_where_protocols_agree():
         assert out.shape == SMALL.shape and out.dtype == np.uint8
     np.testing.assert_array_equal(corrupt(SMALL, "pixelate", 3, mode="reference").numpy(),
                                   corrupt(SMALL, "pixelate", 3).numpy())
+
+
+@pytest.mark.parametrize("name", ["defocus_blur", "glass_blur", "motion_blur", "zoom_blur", "snow",
+                                  "fog", "elastic_transform"])
+def test_xla_and_graph_paths_agree(name, monkeypatch):
+    """Images of >= XLA_MIN_PIXELS run XLA-compiled kernels, smaller ones plain TF graphs
+    (tests mostly use small images): both must give the same result within 1 LSB."""
+    from assembled_cnn.robustness.corruptions import _tf_ops
+
+    image = np.repeat(np.repeat(RNG.integers(0, 256, (1, 32, 32, 3), dtype=np.uint8), 4, 1), 4, 2)
+    assert _tf_ops.use_xla(128, 128)
+    fast = corrupt(image, name, 5, seed=2, index=9).numpy()
+    monkeypatch.setattr(_tf_ops, "XLA_MIN_PIXELS", 10 ** 9)
+    graph = tf.function(lambda x: corrupt(x, name, 5, seed=2, index=9))(image).numpy()
+    assert np.abs(fast.astype(int) - graph.astype(int)).max() <= 1

@@ -7,19 +7,15 @@
 
 from __future__ import annotations
 
-import numpy as np
 import tensorflow as tf
 
 from assembled_cnn.robustness.corruptions.registry import (
     COMMON_CORRUPTIONS, CORRUPTIONS, EXTRA_CORRUPTIONS, MIN_SIDE, MODES, SPECS,
     CorruptionSpec, _check_severity, _compiled, apply_fast, get_corruption_names, get_spec,
-    image_seeds)
+    image_seeds, run_fast, to_output)
 
 __all__ = ["corrupt", "CORRUPTIONS", "COMMON_CORRUPTIONS", "EXTRA_CORRUPTIONS",
            "get_corruption_names", "get_spec", "CorruptionSpec", "image_seeds"]
-
-_UINT8_MARGIN = 1e-4  # float32 noise must not turn an exact 37.0 into 36 on truncation
-
 
 def _check_shape(shape: tf.TensorShape) -> None:
     if shape.rank not in (3, 4):
@@ -30,13 +26,6 @@ def _check_shape(shape: tf.TensorShape) -> None:
     for side in (height, width):
         if side is not None and side < MIN_SIDE:
             raise ValueError(f"images must be at least {MIN_SIDE}x{MIN_SIDE} px; got shape {shape}")
-
-
-def _to_output(out255: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
-    """Match the input dtype; uint8 truncates like ``np.uint8(...)`` in the reference code."""
-    if dtype == tf.uint8:
-        return tf.cast(tf.floor(out255 + _UINT8_MARGIN), tf.uint8)
-    return tf.cast(out255, dtype)
 
 
 def corrupt(images, name: str, severity: int, seed: int = 0, index=0,
@@ -60,13 +49,10 @@ def corrupt(images, name: str, severity: int, seed: int = 0, index=0,
 
         out255 = tf.constant(corrupt_reference_batch(
             batched.numpy(), name, severity, seed=seed, index=int(index)), tf.float32)
+        out = to_output(out255, images.dtype)
+    elif tf.executing_eagerly():
+        out = _compiled(name, severity)(batched, tf.constant(seed, tf.int64),
+                                        tf.cast(index, tf.int64))
     else:
-        seeds = image_seeds(tf.shape(batched)[0], seed, index, spec.number, severity)
-        x01 = tf.cast(batched, tf.float32) / 255.0
-        if tf.executing_eagerly():
-            out01 = _compiled(name, severity)(x01, seeds)
-        else:
-            out01 = apply_fast(spec, x01, seeds, severity)
-        out255 = out01 * 255.0
-    out = _to_output(out255, images.dtype)
+        out = run_fast(name, batched, seed, index, severity)
     return out if images.shape.rank == 4 else out[0]

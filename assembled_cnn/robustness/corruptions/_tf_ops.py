@@ -13,6 +13,11 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
+try:  # XLA would otherwise fuse (and so recompute) a costly producer into every gather tap
+    from tensorflow.compiler.tf2xla.python.xla import optimization_barrier as _barrier
+except ImportError:  # pragma: no cover - older/newer TF without it: plain identity
+    _barrier = None
+
 _STREAM_STRIDE = 1 << 44  # keeps sub-streams of one image apart from other (seed, corruption) keys
 
 
@@ -31,6 +36,36 @@ def per_image(draw: Callable[[tf.Tensor], tf.Tensor], seeds: tf.Tensor,
 def per_image_elems(fn: Callable, elems, dtype: tf.DType = tf.float32) -> tf.Tensor:
     """``map_fn`` over several per-image tensors (image, seed, ...)."""
     return tf.map_fn(lambda args: fn(*args), elems, fn_output_signature=dtype)
+
+
+XLA_MIN_PIXELS = 128 * 128  # below this, XLA's compile time outweighs its speed-up
+
+
+def use_xla(height, width) -> bool:
+    """Whether the fast path compiles with XLA: static sizes of at least ``XLA_MIN_PIXELS``.
+    XLA and plain TF graphs agree within float round-off (outputs within 1 LSB)."""
+    return isinstance(height, int) and isinstance(width, int) and height * width >= XLA_MIN_PIXELS
+
+
+def maybe_jit(fn, jit: bool):
+    """``tf.function`` of ``fn``, XLA-compiled if ``jit``."""
+    return tf.function(fn, jit_compile=jit, autograph=False)
+
+
+def materialize(x: tf.Tensor) -> tf.Tensor:
+    """Identity that makes XLA compute ``x`` once into a buffer instead of fusing it into each
+    consumer (no-op outside XLA)."""
+    if _barrier is None:
+        return tf.identity(x)
+    return _barrier(x)[0]
+
+
+def image_shape(x: tf.Tensor):
+    """``[H, W, C]`` of a batch: a Python list when static (so a draw that only needs the shape
+    does not depend on the pixel values), else a tensor."""
+    if x.shape[1:].is_fully_defined():
+        return x.shape[1:].as_list()
+    return tf.shape(x)[1:]
 
 
 def image_hw(x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -59,10 +94,17 @@ def pad_hw(x: tf.Tensor, pad_h: int, pad_w: int, mode: str) -> tf.Tensor:
 
 
 def _pad_edge(x: tf.Tensor, pad_h: int, pad_w: int) -> tf.Tensor:
-    height, width = image_hw(x)
-    rows = tf.clip_by_value(tf.range(-pad_h, height + pad_h), 0, height - 1)
-    cols = tf.clip_by_value(tf.range(-pad_w, width + pad_w), 0, width - 1)
-    return tf.gather(tf.gather(x, rows, axis=1), cols, axis=2)
+    """Edge replication by concatenating repeated border rows/columns (no gathers, which XLA
+    would otherwise recompute inside every consumer)."""
+    if pad_h:
+        top = tf.repeat(x[:, :1], pad_h, axis=1)
+        bottom = tf.repeat(x[:, -1:], pad_h, axis=1)
+        x = tf.concat([top, x, bottom], axis=1)
+    if pad_w:
+        left = tf.repeat(x[:, :, :1], pad_w, axis=2)
+        right = tf.repeat(x[:, :, -1:], pad_w, axis=2)
+        x = tf.concat([left, x, right], axis=2)
+    return x
 
 
 # ----------------------------------------------------------------------------- filters
@@ -93,10 +135,67 @@ def separable_filter(x: tf.Tensor, kernel_1d: np.ndarray, mode: str) -> tf.Tenso
     return depthwise_filter(x, kernel_1d.reshape(1, size), mode)
 
 
+def shift_filter_1d(x: tf.Tensor, kernel_1d: np.ndarray, axis: int, mode: str) -> tf.Tensor:
+    """Correlation along ``axis`` (1 = H, 2 = W) as a weighted sum of shifted slices: the same
+    result as :func:`depthwise_filter` with a 1-D kernel, but XLA fuses it into one loop
+    (XLA's CPU depthwise convolution is several times slower than TF's)."""
+    size = kernel_1d.shape[0]
+    pad = size // 2
+    padded = pad_hw(x, pad if axis == 1 else 0, pad if axis == 2 else 0, mode)
+    length = tf.shape(x)[axis]
+    out = None
+    for tap in range(size):
+        if axis == 1:
+            part = padded[:, tap:tap + length]
+        else:
+            part = padded[:, :, tap:tap + length]
+        term = float(kernel_1d[tap]) * part
+        out = term if out is None else out + term
+    return out
+
+
 def gaussian_blur(x: tf.Tensor, sigma: float, mode: str = "nearest",
-                  truncate: float = 4.0) -> tf.Tensor:
-    """``skimage.filters.gaussian`` on H and W (channels untouched)."""
-    return separable_filter(x, gaussian_kernel_1d(sigma, truncate), mode)
+                  truncate: float = 4.0, shifts: bool = False) -> tf.Tensor:
+    """``skimage.filters.gaussian`` on H and W (channels untouched); ``shifts`` selects the
+    shift-and-add form for XLA."""
+    kernel = gaussian_kernel_1d(sigma, truncate)
+    if shifts:
+        return shift_filter_1d(materialize(shift_filter_1d(x, kernel, 1, mode)), kernel, 2, mode)
+    return separable_filter(x, kernel, mode)
+
+
+def fft_filter(x: tf.Tensor, kernel_2d: np.ndarray, mode: str) -> tf.Tensor:
+    """:func:`depthwise_filter` through the FFT (float32, differences ~1e-6): pad like the
+    direct filter, multiply spectra, keep the valid part. Needs static H and W."""
+    k_h, k_w = kernel_2d.shape
+    padded = pad_hw(x, k_h // 2, k_w // 2, mode)
+    height, width = int(padded.shape[1]), int(padded.shape[2])
+    # circular convolution of length >= padded size only wraps into the discarded border
+    fft_h, fft_w = _fft_size(height), _fft_size(width)
+    flipped = np.zeros((fft_h, fft_w))
+    flipped[:k_h, :k_w] = kernel_2d[::-1, ::-1]
+    spectrum = tf.constant(np.fft.rfft2(flipped).astype(np.complex64))
+    planes = tf.transpose(padded, [0, 3, 1, 2])
+    out = tf.signal.irfft2d(tf.signal.rfft2d(planes, [fft_h, fft_w]) * spectrum, [fft_h, fft_w])
+    out = out[:, :, k_h - 1:height, k_w - 1:width]
+    return tf.transpose(out, [0, 2, 3, 1])
+
+
+def _fft_size(n: int) -> int:
+    """Smallest 2^a 3^b 5^c >= n (fast FFT lengths)."""
+    best = 1 << (n - 1).bit_length()
+    p2 = 1
+    while p2 < 2 * n:
+        p3 = p2
+        while p3 < 2 * n:
+            p5 = p3
+            while p5 < 2 * n:
+                if n <= p5 < best:
+                    best = p5
+                p5 *= 5
+            p3 *= 3
+        p2 *= 2
+    return best
 
 
 def box_blur3(x: tf.Tensor) -> tf.Tensor:

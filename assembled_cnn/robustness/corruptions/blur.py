@@ -5,6 +5,8 @@ Images are ``[B, H, W, C]`` float32 in [0, 1]; seeds ``[B, 2]`` int64.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import tensorflow as tf
 
@@ -45,68 +47,136 @@ def defocus_kernel(radius: int, alias_blur: float) -> np.ndarray:
 
 
 def defocus_blur(x: tf.Tensor, seeds: tf.Tensor, severity: int) -> tf.Tensor:
-    del seeds
+    return defocus_blur_apply(x, (), severity)
+
+
+def defocus_blur_apply(x: tf.Tensor, draws, severity: int) -> tf.Tensor:
+    """The 17..21 px disk is not separable: FFT convolution when H and W are static
+    (float32 round-off only, PSNR > 100 dB against the direct filter), else direct."""
+    del draws
     radius, alias_blur = DEFOCUS_RADIUS_ALIAS[severity - 1]
-    return ops.depthwise_filter(x, defocus_kernel(radius, alias_blur), "mirror")
+    kernel = defocus_kernel(radius, alias_blur)
+    if x.shape[1] is not None and x.shape[2] is not None:
+        return ops.fft_filter(x, kernel, "mirror")
+    return ops.depthwise_filter(x, kernel, "mirror")
 
 
 def gaussian_blur(x: tf.Tensor, seeds: tf.Tensor, severity: int) -> tf.Tensor:
-    del seeds
-    return ops.gaussian_blur(x, GAUSSIAN_BLUR_SIGMA[severity - 1])
+    return gaussian_blur_apply(x, (), severity)
 
 
-def _glass_sources(seed: tf.Tensor, height, width, delta: int, jumps: int) -> tf.Tensor:
-    """Flat source index of every pixel after one pass of Hendrycks' shuffle loop.
+def gaussian_blur_apply(x: tf.Tensor, draws, severity: int) -> tf.Tensor:
+    del draws
+    return ops.gaussian_blur(x, GAUSSIAN_BLUR_SIGMA[severity - 1], shifts=True)
+
+
+def _glass_sources(offsets: tf.Tensor, height, width, delta: int):
+    """First-hop source index ``[B, H*W]`` of every pixel for one pass of Hendrycks' shuffle
+    loop, and whether that hop is already final (see :func:`_follow_chains`), from the
+    per-image random offsets ``[B, H*W, 2]``.
 
     The loop visits interior pixels from bottom-right to top-left and runs
     ``x[h, w], x[h', w'] = x[h', w'], x[h, w]`` on channel *views*, which copies the
     partner's current value instead of swapping. So a pixel's source is its partner, or,
     if the partner was visited earlier (larger raster index), the partner's own source.
     Following those chains by pointer doubling gives exactly the serial result in
-    ``jumps`` parallel steps (chains up to 2**jumps long)."""
+    a few parallel steps (chains up to 2**jumps long)."""
     size = height * width
     flat = tf.range(size)
     rows, cols = flat // width, flat % width
     visited = (rows > delta) & (rows <= height - delta) & (cols > delta) & (cols <= width - delta)
-    offsets = tf.random.stateless_uniform(tf.stack([size, 2]), seed, -delta, delta, dtype=tf.int32)
-    partner = tf.clip_by_value(rows + offsets[:, 0], 0, height - 1) * width + \
-        tf.clip_by_value(cols + offsets[:, 1], 0, width - 1)
+    partner = tf.clip_by_value(rows + offsets[..., 0], 0, height - 1) * width + \
+        tf.clip_by_value(cols + offsets[..., 1], 0, width - 1)
     partner_visited = tf.gather(visited, partner)
     source = tf.where(visited, partner, flat)
     final = ~visited | ~(partner_visited & (partner > flat))
-    for _ in range(jumps):
-        source, final = (tf.where(final, source, tf.gather(source, source)),
-                         final | tf.gather(final, source))
+    return source, final
+
+
+def _follow_chains(source: tf.Tensor, final: tf.Tensor, jumps: int) -> tf.Tensor:
+    """Pointer doubling on a batch ``[B, N]``; stops as soon as every chain is resolved
+    (further jumps would not change ``source``), after at most ``jumps`` steps."""
+
+    def step(i, source, final):
+        return (i + 1, tf.where(final, source, tf.gather(source, source, batch_dims=1)),
+                final | tf.gather(final, source, batch_dims=1))
+
+    _, source, _ = tf.while_loop(
+        lambda i, source, final: (i < jumps) & ~tf.reduce_all(final), step,
+        (tf.constant(0), source, final))
     return source
 
 
-def _local_shuffle(x: tf.Tensor, seeds: tf.Tensor, delta: int, iterations: int) -> tf.Tensor:
+def _glass_draws_all(x: tf.Tensor, seeds: tf.Tensor, delta: int, iterations: int):
+    """Per pass, the flat source index of every pixel ``[B, H*W]`` (random, image-independent)."""
+    height, width = ops.static_or_dynamic_hw(x)
+    out = []
+    for iteration in range(iterations):
+        offsets = ops.per_image(
+            lambda s: tf.random.stateless_uniform(tf.stack([height * width, 2]), s, -delta, delta,
+                                                  dtype=tf.int32),
+            ops.stream_seeds(seeds, iteration), tf.int32)
+        out.append(_glass_chains_fn(delta, ops.use_xla(height, width))(offsets, height, width))
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _glass_chains_fn(delta: int, jit: bool):
+    """Sources from offsets (with XLA on large images: its gathers are ~3x faster here)."""
+
+    def chains(offsets, height, width):
+        source, final = _glass_sources(offsets, height, width, delta)
+        return _follow_chains(source, final, jumps=16)
+
+    return ops.maybe_jit(chains, jit)
+
+
+def _local_shuffle(x: tf.Tensor, sources) -> tf.Tensor:
     """All passes of the local pixel shuffling as gathers (see :func:`_glass_sources`)."""
     height, width = ops.image_hw(x)
     flat = tf.reshape(x, tf.stack([tf.shape(x)[0], height * width, -1]))
-    for iteration in range(iterations):
-        sources = ops.per_image(
-            lambda s: _glass_sources(s, height, width, delta, jumps=16),
-            ops.stream_seeds(seeds, iteration), tf.int32)
-        flat = tf.gather(flat, sources, axis=1, batch_dims=1)
+    for pass_sources in sources:
+        flat = tf.gather(flat, pass_sources, axis=1, batch_dims=1)
     return tf.reshape(flat, tf.shape(x))
 
 
 def glass_blur(x: tf.Tensor, seeds: tf.Tensor, severity: int) -> tf.Tensor:
-    sigma, delta, iterations = GLASS_SIGMA_DELTA_ITERS[severity - 1]
-    x = tf.floor(tf.clip_by_value(ops.gaussian_blur(x, sigma), 0.0, 1.0) * 255.0) / 255.0
-    x = _local_shuffle(x, seeds, delta, iterations)
-    return ops.gaussian_blur(x, sigma)
+    return glass_blur_apply(x, glass_blur_draws(x, seeds, severity), severity)
+
+
+def glass_blur_draws(x: tf.Tensor, seeds: tf.Tensor, severity: int):
+    _, delta, iterations = GLASS_SIGMA_DELTA_ITERS[severity - 1]
+    return _glass_draws_all(x, seeds, delta, iterations)
+
+
+def glass_blur_apply(x: tf.Tensor, draws, severity: int) -> tf.Tensor:
+    sigma, _, _ = GLASS_SIGMA_DELTA_ITERS[severity - 1]
+    x = ops.gaussian_blur(x, sigma, shifts=True)
+    x = ops.materialize(tf.floor(tf.clip_by_value(x, 0.0, 1.0) * 255.0) / 255.0)
+    x = ops.materialize(_local_shuffle(x, draws))
+    return ops.gaussian_blur(x, sigma, shifts=True)
 
 
 def motion_blur(x: tf.Tensor, seeds: tf.Tensor, severity: int) -> tf.Tensor:
+    return motion_blur_apply(x, motion_blur_draws(x, seeds, severity), severity)
+
+
+def motion_blur_draws(x: tf.Tensor, seeds: tf.Tensor, severity: int):
+    del x, severity
+    return (ops.per_image(lambda s: tf.random.stateless_uniform([], s, -45.0, 45.0), seeds),)
+
+
+def motion_blur_apply(x: tf.Tensor, draws, severity: int) -> tf.Tensor:
     radius, sigma = MOTION_RADIUS_SIGMA[severity - 1]
-    angles = ops.per_image(lambda s: tf.random.stateless_uniform([], s, -45.0, 45.0), seeds)
-    return ops.motion_blur(x, radius, sigma, angles)
+    return ops.motion_blur(ops.materialize(x), radius, sigma, draws[0])
 
 
 def zoom_blur(x: tf.Tensor, seeds: tf.Tensor, severity: int) -> tf.Tensor:
-    del seeds
+    return zoom_blur_apply(x, (), severity)
+
+
+def zoom_blur_apply(x: tf.Tensor, draws, severity: int) -> tf.Tensor:
+    del draws
     height, width = ops.image_hw(x)
     factors = zoom_factors(severity)
     total = x

@@ -20,8 +20,12 @@ JPEG_QUALITY = (25, 18, 15, 10, 7)
 
 
 def brightness(x: tf.Tensor, seeds: tf.Tensor, severity: int) -> tf.Tensor:
+    return brightness_apply(x, (), severity)
+
+
+def brightness_apply(x: tf.Tensor, draws, severity: int) -> tf.Tensor:
     """HSV value + c. With hue and saturation fixed, RGB scales by V'/V, so no HSV round trip."""
-    del seeds
+    del draws
     value = tf.reduce_max(x, axis=-1, keepdims=True)
     new_value = tf.minimum(value + BRIGHTNESS_SHIFT[severity - 1], 1.0)
     ratio = new_value / tf.maximum(value, 1e-12)
@@ -29,9 +33,13 @@ def brightness(x: tf.Tensor, seeds: tf.Tensor, severity: int) -> tf.Tensor:
 
 
 def saturate(x: tf.Tensor, seeds: tf.Tensor, severity: int) -> tf.Tensor:
+    return saturate_apply(x, (), severity)
+
+
+def saturate_apply(x: tf.Tensor, draws, severity: int) -> tf.Tensor:
     """HSV saturation * a + b. Channels are V(1 - S g_c), so they move linearly in S; grey
     pixels have hue 0 in scikit-image and turn red-tinted when b > 0."""
-    del seeds
+    del draws
     scale, shift = SATURATE_SCALE_SHIFT[severity - 1]
     value = tf.reduce_max(x, axis=-1, keepdims=True)
     delta = value - tf.reduce_min(x, axis=-1, keepdims=True)
@@ -43,29 +51,45 @@ def saturate(x: tf.Tensor, seeds: tf.Tensor, severity: int) -> tf.Tensor:
 
 
 def contrast(x: tf.Tensor, seeds: tf.Tensor, severity: int) -> tf.Tensor:
-    del seeds
+    return contrast_apply(x, (), severity)
+
+
+def contrast_apply(x: tf.Tensor, draws, severity: int) -> tf.Tensor:
+    del draws
     means = tf.reduce_mean(x, axis=[1, 2], keepdims=True)
     return (x - means) * CONTRAST_FACTOR[severity - 1] + means
 
 
 def elastic_transform(x: tf.Tensor, seeds: tf.Tensor, severity: int) -> tf.Tensor:
+    return elastic_transform_apply(x, elastic_transform_draws(x, seeds, severity), severity)
+
+
+def _static_hw(x: tf.Tensor, name: str):
+    height, width = ops.static_or_dynamic_hw(x)
+    if not isinstance(height, int) or not isinstance(width, int):
+        raise ValueError(f"{name} needs a static image height and width")
+    return height, width
+
+
+def elastic_transform_draws(x: tf.Tensor, seeds: tf.Tensor, severity: int):
+    del severity
+    height, width = _static_hw(x, "elastic_transform")
+    max_shift = height * 0.005
+    return tuple(ops.per_image(
+        lambda s: tf.random.stateless_uniform([height, width, 1], s, -max_shift, max_shift),
+        ops.stream_seeds(seeds, stream)) for stream in (0, 1))
+
+
+def elastic_transform_apply(x: tf.Tensor, draws, severity: int) -> tf.Tensor:
     """imagecorruptions' size-relative elastic warp: uniform noise of +-0.5 % of the height,
     Gaussian-smoothed with sigma = 1 % of each side (truncate 3), scaled by alpha, applied
     by bilinear sampling with reflected borders."""
-    height, width = ops.static_or_dynamic_hw(x)
-    if not isinstance(height, int) or not isinstance(width, int):
-        raise ValueError("elastic_transform needs a static image height and width")
+    height, width = _static_hw(x, "elastic_transform")
     alpha = ELASTIC_ALPHA[severity - 1]
-    max_shift = height * 0.005
     fields = []
-    for stream in (0, 1):
-        noise = ops.per_image(
-            lambda s: tf.random.stateless_uniform([height, width, 1], s, -max_shift, max_shift),
-            ops.stream_seeds(seeds, stream))
-        noise = ops.depthwise_filter(
-            noise, ops.gaussian_kernel_1d(height * 0.01, 3.0)[:, None], "reflect")
-        noise = ops.depthwise_filter(
-            noise, ops.gaussian_kernel_1d(width * 0.01, 3.0)[None, :], "reflect")
+    for noise in draws:
+        noise = ops.shift_filter_1d(noise, ops.gaussian_kernel_1d(height * 0.01, 3.0), 1, "reflect")
+        noise = ops.shift_filter_1d(noise, ops.gaussian_kernel_1d(width * 0.01, 3.0), 2, "reflect")
         fields.append(noise[..., 0] * alpha)
     d_col, d_row = fields
     rows = tf.cast(tf.range(height), tf.float32)[None, :, None] + d_row
@@ -100,8 +124,12 @@ def _resample_u8(x: tf.Tensor, weights: np.ndarray, axis: int) -> tf.Tensor:
 
 
 def pixelate(x: tf.Tensor, seeds: tf.Tensor, severity: int, upsample: str = "nearest") -> tf.Tensor:
+    return pixelate_apply(x, (), severity, upsample)
+
+
+def pixelate_apply(x: tf.Tensor, draws, severity: int, upsample: str = "nearest") -> tf.Tensor:
     """PIL BOX down-sampling by c then up-sampling (imagecorruptions: NEAREST)."""
-    del seeds
+    del draws
     height, width = ops.static_or_dynamic_hw(x)
     if not isinstance(height, int) or not isinstance(width, int):
         raise ValueError("pixelate needs a static image height and width")
@@ -120,8 +148,12 @@ def pixelate(x: tf.Tensor, seeds: tf.Tensor, severity: int, upsample: str = "nea
 
 
 def jpeg_compression(x: tf.Tensor, seeds: tf.Tensor, severity: int) -> tf.Tensor:
+    return jpeg_compression_apply(x, (), severity)
+
+
+def jpeg_compression_apply(x: tf.Tensor, draws, severity: int) -> tf.Tensor:
     """libjpeg round trip at quality c (4:2:0 chroma, accurate DCT), like PIL's ``save``."""
-    del seeds
+    del draws
     quality = JPEG_QUALITY[severity - 1]
     channels = x.shape[-1]
     pixels = tf.cast(tf.round(tf.clip_by_value(x, 0.0, 1.0) * 255.0), tf.uint8)

@@ -32,11 +32,24 @@ class CorruptionSpec:
     fast_fn: FastFn
     needs_rgb: bool = False  # colour-dependent: grayscale is expanded to RGB and back
     is_random: bool = True
+    # Optional split of ``fast_fn`` for speed: ``draw_fn(x01, seeds, severity)`` makes the random
+    # draws with TF's stateless kernels (XLA would change the streams); ``apply_fn(x01, draws,
+    # severity)`` is the deterministic rest, compiled with XLA when ``jit`` is set.
+    draw_fn: Callable | None = None
+    apply_fn: Callable | None = None
+    jit: bool = True
 
     @property
     def is_common(self) -> bool:
         return self.number < 15
 
+
+def _split(module, name: str):
+    """``(draw_fn, apply_fn)`` when ``module`` defines ``<name>_draws`` / ``<name>_apply``."""
+    return getattr(module, name + "_draws", None), getattr(module, name + "_apply", None)
+
+
+_NO_JIT = {"jpeg_compression"}  # encode/decode_jpeg have no XLA kernels
 
 _TABLE = [
     ("gaussian_noise", "noise", noise.gaussian_noise, False, True),
@@ -61,7 +74,9 @@ _TABLE = [
 ]
 
 SPECS: dict[str, CorruptionSpec] = {
-    name: CorruptionSpec(name, family, number, fn, needs_rgb, is_random)
+    name: CorruptionSpec(name, family, number, fn, needs_rgb, is_random,
+                         *_split(__import__(fn.__module__, fromlist=["_"]), name),
+                         jit=name not in _NO_JIT)
     for number, (name, family, fn, needs_rgb, is_random) in enumerate(_TABLE)
 }
 CORRUPTIONS: tuple[str, ...] = tuple(SPECS)
@@ -116,7 +131,64 @@ def apply_fast(spec: CorruptionSpec, images01: tf.Tensor, seeds: tf.Tensor,
     return tf.clip_by_value(out, 0.0, 1.0)
 
 
+UINT8_MARGIN = 1e-4  # float32 noise must not turn an exact 37.0 into 36 on truncation
+
+
+def to_output(out255: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
+    """Match the input dtype; uint8 truncates like ``np.uint8(...)`` in the reference code."""
+    if dtype == tf.uint8:
+        return tf.cast(tf.floor(out255 + UINT8_MARGIN), tf.uint8)
+    return tf.cast(out255, dtype)
+
+
+def _to01(images: tf.Tensor, expand_rgb: bool) -> tf.Tensor:
+    x01 = tf.cast(images, tf.float32) / 255.0
+    return tf.tile(x01, [1, 1, 1, 3]) if expand_rgb else x01
+
+
+def _finish(spec: CorruptionSpec, out01: tf.Tensor, expand_rgb: bool, dtype: tf.DType):
+    if expand_rgb:
+        weights = np.array(ops.LUMA_WEIGHTS) / sum(ops.LUMA_WEIGHTS)
+        out01 = ops.rgb_to_gray(tf.clip_by_value(out01, 0.0, 1.0), tuple(weights))
+    return to_output(tf.clip_by_value(out01, 0.0, 1.0) * 255.0, dtype)
+
+
+@functools.lru_cache(maxsize=None)
+def _apply_stage(name: str, severity: int, expand_rgb: bool, jit: bool):
+    """Input conversion + deterministic part + output conversion as one function (XLA-fused
+    where the corruption allows it), so no full-size intermediate is written more than needed."""
+    spec = SPECS[name]
+
+    def stage(images, *draws):
+        x01 = _to01(images, expand_rgb)
+        if spec.apply_fn is not None:
+            out01 = spec.apply_fn(x01, draws, severity)
+        else:  # no split: the whole corruption (draws included) runs here
+            out01 = spec.fast_fn(x01, draws[0], severity)
+        return _finish(spec, out01, expand_rgb, images.dtype)
+
+    return tf.function(stage, jit_compile=jit, autograph=False)
+
+
+def run_fast(name: str, images: tf.Tensor, seed, index, severity: int) -> tf.Tensor:
+    """``[B, H, W, C]`` images (any real dtype, 0..255) -> corrupted, same shape and dtype."""
+    spec = SPECS[name]
+    expand_rgb = spec.needs_rgb and images.shape[-1] == 1
+    seeds = image_seeds(tf.shape(images)[0], seed, index, spec.number, severity)
+    height, width = ops.static_or_dynamic_hw(images)
+    jit = spec.jit and spec.apply_fn is not None and ops.use_xla(height, width)
+    if spec.apply_fn is None:
+        return _apply_stage(name, severity, expand_rgb, False)(images, seeds)
+    draws = ()
+    if spec.draw_fn is not None:
+        x01 = _to01(images, expand_rgb)
+        draws = tuple(spec.draw_fn(x01, seeds, severity))
+    return _apply_stage(name, severity, expand_rgb, jit)(images, *draws)
+
+
 @functools.lru_cache(maxsize=None)
 def _compiled(name: str, severity: int):
-    spec = SPECS[name]
-    return tf.function(lambda x, s: apply_fast(spec, x, s, severity))
+    """One ``tf.function`` per corruption and severity; seed and index are tensors, so a new
+    index does not retrace (only a new image shape or dtype does)."""
+    return tf.function(lambda images, seed, index: run_fast(name, images, seed, index, severity),
+                       autograph=False)

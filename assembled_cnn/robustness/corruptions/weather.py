@@ -35,18 +35,44 @@ def _uniform_scalars(seeds: tf.Tensor, low: float, high: float) -> tf.Tensor:
 
 
 def snow(x: tf.Tensor, seeds: tf.Tensor, severity: int) -> tf.Tensor:
-    loc, scale, zoom, threshold, radius, sigma, keep = SNOW_PARAMS[severity - 1]
-    height, width = ops.image_hw(x)
-    shape = tf.stack([height, width, 1])
+    return snow_apply(x, snow_draws(x, seeds, severity), severity)
+
+
+def snow_draws(x: tf.Tensor, seeds: tf.Tensor, severity: int):
+    """The snow layer ``[B, H, W, 1]`` (it depends only on the seeds) and its 180-degree
+    rotation. The normal draw and the angles use TF's kernels; zoom, threshold and motion
+    blur run in their own XLA function, and the rotation outside XLA (XLA would fuse the
+    whole motion blur into a reversed gather, an order of magnitude slower)."""
+    loc, scale = SNOW_PARAMS[severity - 1][:2]
+    height, width = ops.static_or_dynamic_hw(x)
+    shape = [height, width, 1] if isinstance(height, int) and isinstance(width, int) else \
+        tf.stack([height, width, 1])
     layer = ops.per_image(lambda s: loc + scale * tf.random.stateless_normal(shape, s), seeds)
-    layer = ops.clipped_zoom(layer, float(zoom), height, width)
-    layer = tf.clip_by_value(tf.where(layer < threshold, 0.0, layer), 0.0, 1.0)
     angles = _uniform_scalars(ops.stream_seeds(seeds, 1), -135.0, -45.0)
-    layer = ops.motion_blur(layer, radius, sigma, angles)
-    layer = tf.round(layer * 255.0) / 255.0
+    layer = _snow_layer_fn(severity, ops.use_xla(height, width))(layer, angles)
+    return layer, tf.reverse(layer, axis=[1, 2])
+
+
+@functools.lru_cache(maxsize=None)
+def _snow_layer_fn(severity: int, jit: bool):
+    _, _, zoom, threshold, radius, sigma, _ = SNOW_PARAMS[severity - 1]
+
+    def layer_fn(layer, angles):
+        height, width = ops.image_hw(layer)
+        layer = ops.clipped_zoom(layer, float(zoom), height, width)
+        layer = tf.clip_by_value(tf.where(layer < threshold, 0.0, layer), 0.0, 1.0)
+        layer = ops.motion_blur(ops.materialize(layer), radius, sigma, angles)
+        return tf.round(layer * 255.0) / 255.0
+
+    return ops.maybe_jit(layer_fn, jit)
+
+
+def snow_apply(x: tf.Tensor, draws, severity: int) -> tf.Tensor:
+    keep = SNOW_PARAMS[severity - 1][-1]
+    layer, rotated = draws
     gray = ops.rgb_to_gray(x, ops.CV_GRAY_WEIGHTS)
     x = keep * x + (1.0 - keep) * tf.maximum(x, gray * 1.5 + 0.5)
-    return x + layer + tf.reverse(layer, axis=[1, 2])
+    return x + layer + rotated
 
 
 @functools.lru_cache(maxsize=None)
@@ -80,7 +106,17 @@ def _scaled_frost_textures(height: int, width: int) -> tuple[np.ndarray, ...]:
 
 def frost(x: tf.Tensor, seeds: tf.Tensor, severity: int) -> tf.Tensor:
     """Blend with a random crop of one of six frost photos (bicubic-resized by 1.1)."""
+    return frost_apply(x, frost_draws(x, seeds, severity), severity)
+
+
+def frost_apply(x: tf.Tensor, draws, severity: int) -> tf.Tensor:
     image_weight, frost_weight = FROST_IMAGE_WEIGHTS[severity - 1]
+    return image_weight * x + frost_weight * draws[0] / 255.0
+
+
+def frost_draws(x: tf.Tensor, seeds: tf.Tensor, severity: int):
+    """The random crops ``[B, H, W, 3]`` (0..255) of the chosen frost textures."""
+    del severity
     height, width = x.shape[1], x.shape[2]
     if height is None or width is None:
         raise ValueError("frost needs a static image height and width (set the shape, "
@@ -99,21 +135,42 @@ def frost(x: tf.Tensor, seeds: tf.Tensor, severity: int) -> tf.Tensor:
 
         return tf.switch_case(choice, [branch(t) for t in textures])
 
-    crops = ops.per_image(crop_one, seeds)
-    return image_weight * x + frost_weight * crops / 255.0
+    return (ops.per_image(crop_one, seeds),)
 
 
 def plasma_fractal(seeds: tf.Tensor, map_size: int, decay: float) -> tf.Tensor:
     """Diamond-square height maps ``[B, map_size, map_size]`` in [0, 1] with wrap-around,
     built coarse to fine by interleaving corner, centre and edge grids."""
-    grid = tf.zeros(tf.stack([tf.shape(seeds)[0], 1, 1]), tf.float32)
-    wibble = 100.0
+    return plasma_fractal_build(plasma_fractal_draws(seeds, map_size, decay), decay)
+
+
+def _fractal_levels(map_size: int) -> int:
     level = 0
     while (map_size >> level) >= 2:
+        level += 1
+    return level
+
+
+def plasma_fractal_draws(seeds: tf.Tensor, map_size: int, decay: float):
+    """The uniform draws of every level: 3 per level, ``[B, 2**level, 2**level]`` in
+    [-wibble, wibble) with the level's wibble = 100 / decay**level."""
+    draws = []
+    wibble = 100.0
+    for level in range(_fractal_levels(map_size)):
         size = 1 << level
-        noise = [ops.per_image(
+        draws.extend(ops.per_image(
             lambda s: tf.random.stateless_uniform([size, size], s, -wibble, wibble),
-            ops.stream_seeds(seeds, 3 * level + k)) for k in range(3)]
+            ops.stream_seeds(seeds, 3 * level + k)) for k in range(3))
+        wibble /= decay
+    return draws
+
+
+def plasma_fractal_build(draws, decay: float) -> tf.Tensor:
+    grid = tf.zeros_like(draws[0])
+    wibble = 100.0
+    for level in range(len(draws) // 3):
+        size = 1 << level
+        noise = draws[3 * level:3 * level + 3]
         square = grid + tf.roll(grid, -1, axis=1)
         square = square + tf.roll(square, -1, axis=2)
         centres = square / 4.0 + wibble * noise[0]
@@ -125,19 +182,30 @@ def plasma_fractal(seeds: tf.Tensor, map_size: int, decay: float) -> tf.Tensor:
         odd_rows = tf.reshape(tf.stack([col_edges, centres], axis=-1), [-1, size, 2 * size])
         grid = tf.reshape(tf.stack([even_rows, odd_rows], axis=2), [-1, 2 * size, 2 * size])
         wibble /= decay
-        level += 1
     grid = grid - tf.reduce_min(grid, axis=[1, 2], keepdims=True)
     return grid / tf.reduce_max(grid, axis=[1, 2], keepdims=True)
 
 
-def fog(x: tf.Tensor, seeds: tf.Tensor, severity: int) -> tf.Tensor:
-    strength, decay = FOG_STRENGTH_DECAY[severity - 1]
+def _fog_map_size(x: tf.Tensor) -> int:
     height, width = x.shape[1], x.shape[2]
     if height is None or width is None:
         raise ValueError("fog needs a static image height and width (set the shape before "
                          "corrupting)")
-    map_size = 1 << (max(int(height), int(width)) - 1).bit_length()
-    fractal = plasma_fractal(seeds, map_size, decay)[:, :height, :width, None]
+    return 1 << (max(int(height), int(width)) - 1).bit_length()
+
+
+def fog(x: tf.Tensor, seeds: tf.Tensor, severity: int) -> tf.Tensor:
+    return fog_apply(x, fog_draws(x, seeds, severity), severity)
+
+
+def fog_draws(x: tf.Tensor, seeds: tf.Tensor, severity: int):
+    return plasma_fractal_draws(seeds, _fog_map_size(x), FOG_STRENGTH_DECAY[severity - 1][1])
+
+
+def fog_apply(x: tf.Tensor, draws, severity: int) -> tf.Tensor:
+    strength, decay = FOG_STRENGTH_DECAY[severity - 1]
+    height, width = x.shape[1], x.shape[2]
+    fractal = plasma_fractal_build(list(draws), decay)[:, :height, :width, None]
     max_value = tf.reduce_max(x, axis=[1, 2, 3], keepdims=True)
     x = x + strength * fractal
     return x * max_value / (max_value + strength)
