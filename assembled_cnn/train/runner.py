@@ -157,6 +157,8 @@ class Runner:
     def restore_or_initialize(self) -> int:
         """Resume from the latest checkpoint, else warm start from -pmcp; returns the step."""
         latest = self.manager.latest_checkpoint
+        if latest and int(latest.rsplit("-", 1)[1]) == self.step > 0:
+            return self.step  # this runner already holds that state (a later train() call)
         if latest:
             self.checkpoint.restore(latest).assert_existing_objects_matched()
             print(f"resumed from {latest} at step {self.step}")
@@ -227,7 +229,7 @@ class Runner:
     def _run_steps(self, iterator, stop: int, bar) -> dict:
         start_step, started = self.step, time.perf_counter()
         losses = {}
-        while self.step < stop:
+        for _ in range(stop - start_step):  # no per-step read of the step counter: no host sync
             losses = self._train_fn(iterator)
             bar.update(1)
         values = {k: float(v) for k, v in losses.items()}
