@@ -12,6 +12,7 @@ import keras
 
 from assembled_cnn.nets.config import ModelConfig
 from assembled_cnn.nets.layers import BatchNorm, DropBlock, KeepProbability
+from assembled_cnn.nets.layers.padded_conv import FixedPaddingConv2D
 from assembled_cnn.nets.naming import Tf1Namer
 
 
@@ -38,15 +39,12 @@ class LayerFactory:
 
     def conv(self, x, filters: int, kernel_size: int, strides: int = 1, *, name: str,
              tf1_base: str = "conv2d"):
-        """`conv2d_fixed_padding`: explicit pad + VALID when strided, SAME otherwise; no bias."""
-        padding = "same"
+        """`conv2d_fixed_padding`: the original's fixed pad + VALID when strided, SAME otherwise; no bias."""
+        common = dict(strides=strides, use_bias=False, kernel_initializer=tf1_kernel_initializer(), name=name)
         if strides > 1:
-            before, after = fixed_padding(kernel_size)
-            if before or after:
-                x = keras.layers.ZeroPadding2D(((before, after), (before, after)), name=f"{name}_pad")(x)
-            padding = "valid"
-        layer = keras.layers.Conv2D(filters, kernel_size, strides=strides, padding=padding, use_bias=False,
-                                    kernel_initializer=tf1_kernel_initializer(), name=name)
+            layer = FixedPaddingConv2D(filters, kernel_size, pad=fixed_padding(kernel_size), **common)
+        else:
+            layer = keras.layers.Conv2D(filters, kernel_size, padding="same", **common)
         self.namer.record(name, tf1_base)
         return layer(x)
 
