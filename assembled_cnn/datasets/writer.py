@@ -22,6 +22,7 @@ import numpy as np
 
 from assembled_cnn.datasets.builders.base import RawItem
 from assembled_cnn.datasets.image_codec import BadImageError, EncodedImage, encode_source
+from assembled_cnn.utils.io import write_json_atomic
 
 STATE_DIR = ".build_state"
 INFO_FILE = "dataset_info.json"
@@ -57,9 +58,8 @@ class ShardResult:
 
 
 def atomic_write_json(path: Path, payload: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    """dataset_info.json and shard states keep their insertion order (readable, not sorted)."""
+    write_json_atomic(path, payload, sort_keys=False)
 
 
 def fingerprint_items(items: list[RawItem], storage: str) -> str:

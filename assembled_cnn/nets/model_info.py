@@ -10,6 +10,8 @@ from assembled_cnn.nets.config import ModelConfig
 from assembled_cnn.nets.layers import KeepProbability
 
 _INFO_ATTR = "_assembled_cnn_info"
+# The classifier layers: left out of warm starts and TF1 loads with skip_head, grouped as "head".
+HEAD_LAYERS = ("logits", "embedding", "embedding_bn")
 
 
 @dataclass(frozen=True)

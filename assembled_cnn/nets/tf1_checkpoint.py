@@ -14,9 +14,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from assembled_cnn.nets.model_info import model_info
+from assembled_cnn.nets.model_info import HEAD_LAYERS, model_info
 
-HEAD_LAYERS = ("logits", "embedding", "embedding_bn")
 # Checkpoint entries that are training bookkeeping, not network weights.
 _BOOKKEEPING = re.compile(r"(^global_step$|/Momentum$|/ExponentialMovingAverage$|^beta[12]_power|"
                           r"/Adam(_1)?$|^loss_scale|^current_loss_scale|^good_steps|_CHECKPOINTABLE_OBJECT_GRAPH)")

@@ -25,6 +25,8 @@ import sys
 import numpy as np
 from PIL import Image
 
+from assembled_cnn.utils.io import write_bytes_atomic
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm")
 JPEG_QUALITY = 85
 
@@ -44,13 +46,6 @@ class GenerateConfig:
     batch_size: int = 32
     file_pattern: str = "validation-*"
     label_offset: int = 0
-
-
-def _write_atomic(path: str, data: bytes) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)
 
 
 def _read_records(config: GenerateConfig):
@@ -108,9 +103,9 @@ def prepare_clean(config: GenerateConfig) -> dict:
         names.append(filename)
     buffer = io.BytesIO()
     np.save(buffer, np.stack(crops))
-    _write_atomic(os.path.join(folder, "crops.npy"), buffer.getvalue())
+    write_bytes_atomic(os.path.join(folder, "crops.npy"), buffer.getvalue())
     meta = {"labels": labels, "filenames": names, "resize": config.resize, "crop": config.crop}
-    _write_atomic(meta_path, json.dumps(meta).encode())
+    write_bytes_atomic(meta_path, json.dumps(meta).encode())
     return meta
 
 
@@ -218,7 +213,7 @@ def generate(config: GenerateConfig) -> list[str]:
         info = {"corruption": name, "severity": severity, "num_images": len(meta["labels"]),
                 "num_shards": len(ranges), "mode": config.mode, "seed": config.seed,
                 "resize": config.resize, "crop": config.crop, "jpeg_quality": JPEG_QUALITY}
-        _write_atomic(os.path.join(_set_dir(config, name, severity), "done.json"),
+        write_bytes_atomic(os.path.join(_set_dir(config, name, severity), "done.json"),
                       json.dumps(info, indent=2).encode())
     return [_set_dir(config, n, s) for n in config.corruptions for s in config.severities]
 

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
+
+from assembled_cnn.utils.io import write_json_atomic
 
 
 def write_json(result: dict, path: str) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w") as handle:
-        json.dump(result, handle, indent=2, sort_keys=True)
-    os.replace(tmp, path)
-
+    write_json_atomic(path, result)
 
 def markdown_table(result: dict, errors: dict | None = None) -> str:
     """One row per corruption: CE (%) and, if ``errors`` is given, the five errors (%)."""
@@ -23,7 +20,6 @@ def markdown_table(result: dict, errors: dict | None = None) -> str:
         if key in result:
             lines.append(f"| **{key}** | **{result[key]:.2f}** | | | | | |")
     return "\n".join(lines) + "\n"
-
 
 def plot_ce(result: dict, path: str) -> None:
     import matplotlib
@@ -44,7 +40,6 @@ def plot_ce(result: dict, path: str) -> None:
     figure.savefig(path, dpi=100)
     plt.close(figure)
 
-
 def write_tensorboard(result: dict, log_dir: str, step: int = 0) -> bool:
     """Scalars under ``robustness/``; returns False (and writes nothing) without tensorboard."""
     import importlib.util
@@ -63,7 +58,6 @@ def write_tensorboard(result: dict, log_dir: str, step: int = 0) -> bool:
             tf.summary.scalar(f"robustness/ce/{name}", value, step=step)
     writer.flush()
     return True
-
 
 def write_all(result: dict, output_dir: str, errors: dict | None = None, step: int = 0) -> None:
     os.makedirs(output_dir, exist_ok=True)

@@ -10,7 +10,8 @@ import re
 
 import keras
 
-HEAD_LAYERS = ("logits", "embedding", "embedding_bn")
+from assembled_cnn.nets.model_info import HEAD_LAYERS
+
 GROUP_ORDER = ("stem", "stage1", "stage2", "stage3", "stage4", "head")
 
 

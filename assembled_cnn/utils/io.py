@@ -8,14 +8,15 @@ import tempfile
 from typing import Any
 
 
-def write_text_atomic(path: str, text: str) -> None:
-    """Write `text` to a temp file beside `path`, fsync, then rename over `path`."""
+def write_bytes_atomic(path: str, data: bytes) -> None:
+    """Write `data` to a temp file beside `path`, fsync, then rename over `path`."""
+    path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=directory)
     try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         umask = os.umask(0)
@@ -28,5 +29,9 @@ def write_text_atomic(path: str, text: str) -> None:
         raise
 
 
-def write_json_atomic(path: str, value: Any) -> None:
-    write_text_atomic(path, json.dumps(value, indent=2, sort_keys=True) + "\n")
+def write_text_atomic(path: str, text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_json_atomic(path: str, value: Any, sort_keys: bool = True) -> None:
+    write_text_atomic(path, json.dumps(value, indent=2, sort_keys=sort_keys) + "\n")
