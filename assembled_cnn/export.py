@@ -33,7 +33,9 @@ import keras
 import tensorflow as tf
 
 from assembled_cnn.model_dir import restore_model
+from assembled_cnn.nets.fold import fold_batch_norm
 from assembled_cnn.nets import model_info
+from assembled_cnn.nets.model_info import is_batch_norm_folded
 from assembled_cnn.preprocessing import PreprocessConfig, get_preset, preprocess_image
 from assembled_cnn.utils.io import write_json_atomic
 
@@ -215,6 +217,7 @@ def export_info_payload(model: keras.Model, preprocess: PreprocessConfig,
         "preprocessing": dataclasses.asdict(preprocess),
         "input_shape": list(preprocess.output_shape(False)),
         "num_classes": int(model.output_shape[-1]),
+        "batch_norm_folded": is_batch_norm_folded(model),
         "class_names": list(class_names) if class_names else None,
         "signatures": {BYTES_SIGNATURE: "image_bytes: string [None]",
                        FLOAT_SIGNATURE: "images: float32 [None, H, W, C] preprocessed",
@@ -225,10 +228,20 @@ def export_info_payload(model: keras.Model, preprocess: PreprocessConfig,
     }
 
 
+def _folded_if_possible(model: keras.Model) -> keras.Model:
+    try:
+        return fold_batch_norm(model)
+    except ValueError:  # a subclassed Keras model: nothing to fold into
+        return model
+
+
 def export_saved_model(model: keras.Model, export_dir: str, preprocess: PreprocessConfig,
                        class_names: Sequence[str] | None = None, overwrite: bool = False,
-                       source: dict | None = None) -> str:
+                       source: dict | None = None, fold_bn: bool = True) -> str:
     """Write `model` with its serving signatures to `export_dir` (atomically); returns the path.
+
+    fold_bn: serve the model with its BatchNorms folded into the convolutions (nets.fold), which
+    is faster and equal up to float round-off; a model that cannot be folded is served as is.
 
     The SavedModel is written to a temporary directory beside `export_dir` and renamed into place,
     so a crash never leaves a half-written export where a server would load it.
@@ -240,11 +253,12 @@ def export_saved_model(model: keras.Model, export_dir: str, preprocess: Preproce
     parent = os.path.dirname(export_dir)
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=f".{os.path.basename(export_dir)}.tmp-", dir=parent)
+    serving_model = _folded_if_possible(model) if fold_bn else model
     try:
-        module = ServingModule(model, preprocess, class_names)
+        module = ServingModule(serving_model, preprocess, class_names)
         tf.saved_model.save(module, staging, signatures=module.signatures())
         info_path = os.path.join(staging, "assets", EXPORT_INFO_FILE)
-        write_json_atomic(info_path, export_info_payload(model, preprocess, class_names, source))
+        write_json_atomic(info_path, export_info_payload(serving_model, preprocess, class_names, source))
         _make_readable(staging, info_path)
         _move_into_place(staging, export_dir, overwrite)
     except BaseException:

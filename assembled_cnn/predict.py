@@ -24,6 +24,7 @@ import tensorflow as tf
 from assembled_cnn.export import (BYTES_SIGNATURE, default_preprocessing_type, load_class_names,
                                   load_export_info)
 from assembled_cnn.model_dir import restore_model
+from assembled_cnn.nets.fold import fold_batch_norm
 from assembled_cnn.preprocessing import get_preset, preprocess_image
 
 ProbabilityFn = Callable[[bytes], np.ndarray]  # encoded image → probabilities [K]
@@ -59,7 +60,7 @@ class Predictor:
 
 def _from_model_dir(model_dir: str, preprocessing_type: str | None,
                     checkpoint: str | None) -> Predictor:
-    model = restore_model(model_dir, checkpoint)
+    model = fold_batch_norm(restore_model(model_dir, checkpoint))
     preset = get_preset(preprocessing_type or default_preprocessing_type(model, model_dir))
     infer = tf.function(lambda images: tf.nn.softmax(model(images, training=False), axis=-1),
                         input_signature=[tf.TensorSpec([None, *preset.output_shape(False)],

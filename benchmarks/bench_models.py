@@ -5,7 +5,8 @@
 Prints images/s for train steps (SGD momentum, forward + backward + update) and inference,
 for our resnet50 and assemble_resnet50 and for keras.applications.ResNet50(weights=None), in
 float32, with XLA (`jit_compile`) and with the mixed_bfloat16 policy, and the ratios the
-model-zoo issue asks for. Measurements of the compared models are interleaved (A B A B ...)
+model-zoo issue asks for. Our models' inference is timed twice: as built (what the runner's
+evaluations run) and BN-folded (`fold_batch_norm`, what export and predict serve). Measurements of the compared models are interleaved (A B A B ...)
 and the median is reported, so that a busy machine affects both sides alike.
 """
 
@@ -24,13 +25,21 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from assembled_cnn.nets import build_model  # noqa: E402
+from assembled_cnn.nets import build_model, fold_batch_norm  # noqa: E402
 
 
 def make_model(name: str, size: int):
     if name == "keras_resnet50":
         return keras.applications.ResNet50(weights=None, input_shape=(size, size, 3), classes=1000)
     return build_model(name, num_classes=1000, input_size=size)
+
+
+def infer_function(model, jit: bool):
+    @tf.function(jit_compile=jit)
+    def infer_step(x):
+        return model(x, training=False)
+
+    return infer_step
 
 
 def step_functions(model, jit: bool):
@@ -46,11 +55,7 @@ def step_functions(model, jit: bool):
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return loss
 
-    @tf.function(jit_compile=jit)
-    def infer_step(x):
-        return model(x, training=False)
-
-    return train_step, infer_step
+    return train_step, infer_function(model, jit)
 
 
 class Contender:
@@ -64,13 +69,18 @@ class Contender:
             self.model = make_model(name, size)
         finally:
             keras.config.set_dtype_policy("float32")
-        self.train_step, self.infer_step = step_functions(self.model, jit=(mode == "xla"))
+        self.train_step, infer_step = step_functions(self.model, jit=(mode == "xla"))
+        self.infer_steps = {self.label: infer_step}
+        if name != "keras_resnet50":
+            folded = fold_batch_norm(self.model)
+            self.infer_steps[f"{name}[{mode} folded]"] = infer_function(folded, jit=(mode == "xla"))
         rng = np.random.default_rng(0)
         self.x = tf.constant(rng.normal(0, 60, (batch, size, size, 3)).astype("float32"))
         self.y = tf.constant(rng.integers(0, 1000, batch).astype("int32"))
         self.batch = batch
         self.train_step(self.x, self.y)
-        self.infer_step(self.x).numpy()
+        for infer_step in self.infer_steps.values():
+            infer_step(self.x).numpy()
 
     def time_train(self, steps: int) -> float:
         start = time.perf_counter()
@@ -79,19 +89,23 @@ class Contender:
         loss.numpy()
         return steps * self.batch / (time.perf_counter() - start)
 
-    def time_infer(self, steps: int) -> float:
+    def time_infer(self, steps: int, label: str) -> float:
         start = time.perf_counter()
         for _ in range(steps):
-            out = self.infer_step(self.x)
+            out = self.infer_steps[label](self.x)
         out.numpy()
         return steps * self.batch / (time.perf_counter() - start)
 
 
 def measure(contenders, kind: str, steps: int, rounds: int) -> dict[str, float]:
-    samples = {c.label: [] for c in contenders}
+    samples = {}
     for _ in range(rounds):
         for c in contenders:
-            samples[c.label].append(c.time_train(steps) if kind == "train" else c.time_infer(steps))
+            if kind == "train":
+                samples.setdefault(c.label, []).append(c.time_train(steps))
+                continue
+            for label in c.infer_steps:
+                samples.setdefault(label, []).append(c.time_infer(steps, label))
     return {label: statistics.median(values) for label, values in samples.items()}
 
 
@@ -114,14 +128,19 @@ def ratios(results: dict) -> dict:
         out[kind] = {"resnet50_fp32_vs_keras": ours_fp32 / base,
                      f"best_resnet50 ({best_label}) vs keras": table[best_label] / base,
                      "assemble_vs_resnet50_fp32": table["assemble_resnet50[fp32]"] / ours_fp32}
+        if "resnet50[fp32 folded]" in table:
+            folded = table["resnet50[fp32 folded]"]
+            out[kind]["resnet50_fp32_folded_vs_keras"] = folded / base
+            out[kind]["assemble_vs_resnet50_fp32_folded"] = table["assemble_resnet50[fp32 folded]"] / folded
     return out
 
 
 def print_report(size, batch, results, rat):
     print(f"\n## {size}px, batch {batch}: images/s (median)")
     print("| model | train | inference |\n|---|---|---|")
-    for label in results["train"]:
-        print(f"| {label} | {results['train'][label]:.1f} | {results['infer'][label]:.1f} |")
+    for label in results["infer"]:
+        train = results["train"].get(label)
+        print(f"| {label} | {'-' if train is None else f'{train:.1f}'} | {results['infer'][label]:.1f} |")
     for kind, table in rat.items():
         print(f"{kind}: " + ", ".join(f"{k} = {v:.2f}x" for k, v in table.items()))
 

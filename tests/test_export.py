@@ -115,6 +115,7 @@ def test_export_info_records_config_and_preprocessing(tiny_model, exported):
     assert info["preprocessing"]["eval_size"] == SIZE
     assert info["input_shape"] == [SIZE, SIZE, 3]
     assert info["class_names"] == CLASS_NAMES
+    assert info["batch_norm_folded"] is True  # served BN-folded, yet equal logits (test above)
     assert info["source"]["model_dir"] == os.path.abspath(model_dir)
     assert info["source"]["checkpoint"].endswith("ckpt-7")
 

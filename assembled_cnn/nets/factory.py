@@ -13,6 +13,7 @@ import keras
 from assembled_cnn.nets.config import ModelConfig
 from assembled_cnn.nets.layers import BatchNorm, DropBlock, KeepProbability
 from assembled_cnn.nets.layers.padded_conv import FixedPaddingConv2D
+from assembled_cnn.nets.layers.pointwise_conv import PointwiseConv2D
 from assembled_cnn.nets.naming import Tf1Namer
 
 
@@ -41,10 +42,10 @@ class LayerFactory:
              tf1_base: str = "conv2d"):
         """`conv2d_fixed_padding`: the original's fixed pad + VALID when strided, SAME otherwise; no bias."""
         common = dict(strides=strides, use_bias=False, kernel_initializer=tf1_kernel_initializer(), name=name)
-        if strides > 1:
+        if kernel_size == 1:  # no padding either way; a matmul on small maps
+            layer = PointwiseConv2D(filters, **common)
+        else:  # at stride 1 the fixed padding is SAME padding
             layer = FixedPaddingConv2D(filters, kernel_size, pad=fixed_padding(kernel_size), **common)
-        else:
-            layer = keras.layers.Conv2D(filters, kernel_size, padding="same", **common)
         self.namer.record(name, tf1_base)
         return layer(x)
 

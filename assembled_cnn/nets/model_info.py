@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import keras
@@ -19,6 +20,7 @@ class ModelInfo:
     config: ModelConfig
     tf1_layer_names: dict  # Keras layer name -> TF1 variable-scope path of its weights
     keep_prob: KeepProbability
+    batch_norm_folded: bool = False  # an inference model from nets.fold.fold_batch_norm
 
 
 def attach_model_info(model: keras.Model, config: ModelConfig, tf1_names: dict,
@@ -33,6 +35,19 @@ def model_info(model: keras.Model) -> ModelInfo:
     if info is None:
         raise ValueError(f"model {model.name!r} was not built by assembled_cnn.build_model")
     return info
+
+
+def with_folded_batch_norm(folded: keras.Model, original: keras.Model) -> keras.Model:
+    """Gives `folded` (from nets.fold) the info of `original`, marked as BN-folded."""
+    info = getattr(original, _INFO_ATTR, None)
+    if info is not None:
+        object.__setattr__(folded, _INFO_ATTR, dataclasses.replace(info, batch_norm_folded=True))
+    return folded
+
+
+def is_batch_norm_folded(model: keras.Model) -> bool:
+    info = getattr(model, _INFO_ATTR, None)
+    return info is not None and info.batch_norm_folded
 
 
 def set_dropblock_keep_prob(model: keras.Model, value) -> None:

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from assembled_cnn.nets.model_info import HEAD_LAYERS, model_info
+from assembled_cnn.nets.model_info import HEAD_LAYERS, is_batch_norm_folded, model_info
 
 # Checkpoint entries that are training bookkeeping, not network weights.
 _BOOKKEEPING = re.compile(r"(^global_step$|/Momentum$|/ExponentialMovingAverage$|^beta[12]_power|"
@@ -106,6 +106,9 @@ def load_tf1_checkpoint(model: keras.Model, path: str, skip_head: bool = False,
     start did. restore_moving_stats=False leaves BN moving mean/variance at their initial values
     (the original's fine-tuning re-estimated them).
     """
+    if is_batch_norm_folded(model):
+        raise Tf1CheckpointError(f"model {model.name!r} has its BatchNorms folded (fold_batch_norm); "
+                                 "load the checkpoint into the unfolded model, then fold it")
     try:
         reader = tf.train.load_checkpoint(path)
     except (ValueError, tf.errors.OpError) as err:

@@ -1,17 +1,26 @@
-"""Conv2D with the original's fixed padding (`conv2d_fixed_padding`) for strided convs.
+"""Conv2D with the original's fixed padding (`conv2d_fixed_padding`).
 
-Numerically it is always ZeroPadding2D + VALID conv. How it is computed is chosen per call,
-from measurements on a 2-core x86 CPU (oneDNN), resnet50:
-- float32 inference: padding passed to `tf.nn.conv2d` (no Pad op; 1.08x -> 1.16x the speed of
-  keras.applications at 224 px);
-- training and bf16/fp16: explicit `tf.pad` then VALID, because the explicit-padding kernels'
-  gradients and their bf16 versions fall back to slow paths (training 63 -> 28 img/s at 64 px).
+Numerically it is always ZeroPadding2D(before, after) + VALID conv; at stride 1 that is exactly
+SAME padding, so every k x k conv of the networks goes through this layer. How it is computed
+is chosen per call, from measurements on a 2-core x86 CPU (oneDNN), resnet50:
+- outputs of at most 4 positions (stage 4 at 64 px: 2x2): as a matmul of the k·k shifted
+  inputs (im2col). oneDNN's conv kernels are slow on such maps: 3x3 conv 512 -> 1024 at
+  batch 64, 2x2: 33.6 -> 12.4 ms inference, 129 -> 45 ms forward + backward. From 4x4 on the
+  conv is as fast or faster, so larger maps keep it;
+- stride 1: SAME padding in the conv op;
+- strided, float32 inference: padding passed to `tf.nn.conv2d` (no Pad op; 1.08x -> 1.16x the
+  speed of keras.applications at 224 px);
+- strided, training and bf16/fp16: explicit `tf.pad` then VALID, because the explicit-padding
+  kernels' gradients and their bf16 versions fall back to slow paths (training 63 -> 28 img/s).
 """
 
 from __future__ import annotations
 
 import keras
 import tensorflow as tf
+
+# Output positions (H·W) up to which the im2col matmul is used (measured crossover, see above).
+IM2COL_MAX_POSITIONS = 4
 
 
 class FixedPaddingConv2D(keras.layers.Conv2D):
@@ -20,13 +29,43 @@ class FixedPaddingConv2D(keras.layers.Conv2D):
         super().__init__(*args, **kwargs)
         self.pad = tuple(int(p) for p in pad)
 
-    def call(self, inputs, training=None):
+    def _output_size(self, inputs) -> tuple[int | None, int | None]:
+        grow = sum(self.pad)
+        sizes = []
+        for size, kernel, stride in zip(inputs.shape[1:3], self.kernel_size, self.strides):
+            sizes.append(None if size is None else (size + grow - kernel) // stride + 1)
+        return sizes[0], sizes[1]
+
+    def _use_im2col(self, inputs) -> bool:
+        out_h, out_w = self._output_size(inputs)
+        return (out_h is not None and out_w is not None and self.dilation_rate == (1, 1)
+                and self.groups == 1 and out_h * out_w <= IM2COL_MAX_POSITIONS)
+
+    def _im2col(self, inputs):
+        """The conv as one matmul: [positions, k·k·C_in] x [k·k·C_in, C_out]."""
+        before, after = self.pad
+        padded = tf.pad(inputs, [[0, 0], [before, after], [before, after], [0, 0]])
+        (out_h, out_w), (k_h, k_w), (s_h, s_w) = self._output_size(inputs), self.kernel_size, self.strides
+        shifted = [padded[:, i:i + s_h * (out_h - 1) + 1:s_h, j:j + s_w * (out_w - 1) + 1:s_w, :]
+                   for i in range(k_h) for j in range(k_w)]
+        patches = tf.reshape(tf.concat(shifted, axis=-1), [-1, k_h * k_w * inputs.shape[-1]])
+        outputs = tf.matmul(patches, tf.reshape(self.kernel, [patches.shape[-1], self.filters]))
+        return tf.reshape(outputs, [-1, out_h, out_w, self.filters])
+
+    def _conv(self, inputs, training):
+        if self._use_im2col(inputs):
+            return self._im2col(inputs)
         before, after = self.pad
         paddings = [[0, 0], [before, after], [before, after], [0, 0]]
-        if training or inputs.dtype != tf.float32:
+        if self.strides == (1, 1) and before == after:
+            paddings = "SAME"
+        elif training or inputs.dtype != tf.float32:
             inputs, paddings = tf.pad(inputs, paddings), "VALID"
-        outputs = tf.nn.conv2d(inputs, self.kernel, strides=[1, *self.strides, 1], padding=paddings,
-                               dilations=[1, *self.dilation_rate, 1])
+        return tf.nn.conv2d(inputs, self.kernel, strides=[1, *self.strides, 1], padding=paddings,
+                            dilations=[1, *self.dilation_rate, 1])
+
+    def call(self, inputs, training=None):
+        outputs = self._conv(inputs, training)
         if self.use_bias:
             outputs = tf.nn.bias_add(outputs, self.bias)
         return self.activation(outputs) if self.activation is not None else outputs
