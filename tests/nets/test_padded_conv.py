@@ -33,7 +33,7 @@ def test_matches_pad_then_valid_conv(size, kernel, strides, training):
         theirs = tf.nn.bias_add(reference(x, layer.kernel, pad, strides), layer.bias)
         ours_loss, theirs_loss = tf.reduce_sum(ours ** 2), tf.reduce_sum(theirs ** 2)
     out_positions = int(np.prod(theirs.shape[1:3]))
-    assert layer._use_im2col(x) == (out_positions <= padded_conv.IM2COL_MAX_POSITIONS)
+    assert layer._use_im2col(x) == (out_positions <= padded_conv.IM2COL_MAX_POSITIONS)  # 4 channels
     assert ours.shape == theirs.shape == layer.compute_output_shape(x.shape)
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-5)
     for target in (x, layer.kernel):
@@ -48,3 +48,14 @@ def test_bfloat16_im2col_path():
     assert layer._use_im2col(x) and out.dtype == tf.bfloat16
     expected = reference(x, layer.kernel, (1, 1), 1)
     np.testing.assert_allclose(tf.cast(out, tf.float32).numpy(), expected.numpy(), rtol=0.05, atol=0.05)
+
+
+@pytest.mark.parametrize("size,channels,strides,im2col", [(4, 256, 1, True), (4, 128, 1, False), (8, 256, 2, False),
+                                                         (5, 256, 1, False), (2, 8, 1, True)])
+def test_wide_small_maps_take_the_im2col_path(size, channels, strides, im2col):
+    layer = FixedPaddingConv2D(8, 3, strides=strides, pad=(1, 1))
+    x = tf.constant(np.random.default_rng(0).normal(size=(2, size, size, channels)).astype("float32"))
+    out = layer(x)
+    assert layer._use_im2col(x) == im2col
+    np.testing.assert_allclose(out.numpy(), reference(x, layer.kernel, (1, 1), strides).numpy(),
+                               rtol=1e-4, atol=1e-4)

@@ -3,10 +3,12 @@
 Numerically it is always ZeroPadding2D(before, after) + VALID conv; at stride 1 that is exactly
 SAME padding, so every k x k conv of the networks goes through this layer. How it is computed
 is chosen per call, from measurements on a 2-core x86 CPU (oneDNN), resnet50:
-- outputs of at most 4 positions (stage 4 at 64 px: 2x2): as a matmul of the k·k shifted
-  inputs (im2col). oneDNN's conv kernels are slow on such maps: 3x3 conv 512 -> 1024 at
-  batch 64, 2x2: 33.6 -> 12.4 ms inference, 129 -> 45 ms forward + backward. From 4x4 on the
-  conv is as fast or faster, so larger maps keep it;
+- outputs of at most 4 positions (stage 4 at 64 px: 2x2), and stride-1 outputs of at most
+  16 positions with at least 256 input channels: as a matmul of the k·k shifted inputs
+  (im2col). oneDNN's conv kernels are slow on such maps: 3x3 conv 512 -> 1024 at batch 64,
+  2x2: 33.6 -> 12.4 ms inference, 129 -> 45 ms forward + backward; 4x4: 57.6 -> 43.3 ms.
+  With fewer channels at 4x4 (128 -> 256: 3.1 vs 4.7 ms), strided (8x8 -> 4x4) or on 7x7 maps
+  and larger, the conv is as fast or faster;
 - stride 1: SAME padding in the conv op;
 - strided, float32 inference: padding passed to `tf.nn.conv2d` (no Pad op; 1.08x -> 1.16x the
   speed of keras.applications at 224 px);
@@ -19,8 +21,11 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-# Output positions (H·W) up to which the im2col matmul is used (measured crossover, see above).
+# Where the im2col matmul is used (measured crossovers, see above): outputs of at most 4
+# positions, or stride-1 convs with at most 16 output positions and at least 256 input channels.
 IM2COL_MAX_POSITIONS = 4
+IM2COL_WIDE_MAX_POSITIONS = 16
+IM2COL_WIDE_MIN_CHANNELS = 256
 
 
 class FixedPaddingConv2D(keras.layers.Conv2D):
@@ -38,8 +43,12 @@ class FixedPaddingConv2D(keras.layers.Conv2D):
 
     def _use_im2col(self, inputs) -> bool:
         out_h, out_w = self._output_size(inputs)
-        return (out_h is not None and out_w is not None and self.dilation_rate == (1, 1)
-                and self.groups == 1 and out_h * out_w <= IM2COL_MAX_POSITIONS)
+        if out_h is None or out_w is None or self.dilation_rate != (1, 1) or self.groups != 1:
+            return False
+        positions = out_h * out_w
+        wide_stride_1 = (self.strides == (1, 1) and positions <= IM2COL_WIDE_MAX_POSITIONS
+                         and inputs.shape[-1] is not None and inputs.shape[-1] >= IM2COL_WIDE_MIN_CHANNELS)
+        return positions <= IM2COL_MAX_POSITIONS or wide_stride_1
 
     def _im2col(self, inputs):
         """The conv as one matmul: [positions, k·k·C_in] x [k·k·C_in, C_out]."""
