@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from assembled_cnn.robustness.corruptions._poisson import poisson_from_levels
 from assembled_cnn.robustness.corruptions._tf_ops import image_shape, per_image, stream_seeds
 
 GAUSSIAN_NOISE_SIGMA = (0.08, 0.12, 0.18, 0.26, 0.38)
@@ -47,15 +48,30 @@ def shot_noise(x: tf.Tensor, seeds: tf.Tensor, severity: int) -> tf.Tensor:
 
 
 def shot_noise_draws(x: tf.Tensor, seeds: tf.Tensor, severity: int):
-    """Poisson photon counts with ``c`` photons at full intensity."""
+    """Poisson photon counts with ``c`` photons at full intensity.
+
+    Images on the 8-bit grid (every uint8 input) use the exact table sampler of `_poisson`
+    (one uniform per value); other float images use TF's `stateless_poisson`.
+    """
     photons = float(SHOT_NOISE_PHOTONS[severity - 1])
+    scaled = x * 255.0
+    levels = tf.round(scaled)
+    on_grid = tf.reduce_all(tf.abs(scaled - levels) < 1e-3)
+    shape = image_shape(x)
 
-    def draw(args):
-        image, seed = args
-        lam = image * photons
-        return tf.random.stateless_poisson(tf.shape(image), seed, lam, dtype=tf.float32)
+    def from_table():
+        bits = per_image(lambda s: tf.random.stateless_uniform(shape, s, minval=None, maxval=None,
+                                                               dtype=tf.uint32), seeds, dtype=tf.uint32)
+        return poisson_from_levels(tf.cast(levels, tf.int32), bits, photons)
 
-    return (tf.map_fn(draw, (x, seeds), fn_output_signature=tf.float32),)
+    def from_tf_sampler():
+        def draw(args):
+            image, seed = args
+            return tf.random.stateless_poisson(tf.shape(image), seed, image * photons, dtype=tf.float32)
+
+        return tf.map_fn(draw, (x, seeds), fn_output_signature=tf.float32)
+
+    return (tf.cond(on_grid, from_table, from_tf_sampler),)
 
 
 def shot_noise_apply(x: tf.Tensor, draws, severity: int) -> tf.Tensor:
