@@ -12,10 +12,6 @@ from assembled_cnn.preprocessing.normalize import normalize_image
 from assembled_cnn.robustness import get_corruption_names
 from assembled_cnn.robustness.evaluate import OnTheFly, evaluate_corruption_errors
 
-# Colour-only corruptions cannot change a grey image: saturation of grey is zero.
-INVARIANT_ON_GREY = {"saturate"}
-
-
 def fashion_mnist():
     from assembled_cnn.datasets.builders.idx import read_idx
     from assembled_cnn.datasets.fetch import FetchError, cache_dir, fetch_fashion_mnist
@@ -47,23 +43,22 @@ def test_error_grows_with_severity_for_every_corruption():
     def predict(images):
         return model(normalize_image(images), training=False)
 
-    images = np.clip(np.round(to_rgb32(x_test[:256])), 0, 255).astype(np.uint8)
-    clean = tf.data.Dataset.from_tensor_slices((images, y_test[:256].astype("int32")))
-    clean_error = float(np.mean(np.argmax(predict(tf.cast(images, tf.float32)), -1) != y_test[:256]))
+    # 2000 test images: JPEG's effect on a 32-px grey image is small (about +1.6 points from
+    # quality 25 to 7), so fewer images would leave it within sampling noise.
+    count = 2000
+    images = np.clip(np.round(to_rgb32(x_test[:count])), 0, 255).astype(np.uint8)
+    clean = tf.data.Dataset.from_tensor_slices((images, y_test[:count].astype("int32")))
+    clean_error = float(np.mean(np.argmax(predict(tf.cast(images, tf.float32)), -1) != y_test[:count]))
     assert clean_error < 0.25
     errors = evaluate_corruption_errors(predict, OnTheFly(clean, seed=1), get_corruption_names("all"),
-                                        severities=(1, 3, 5), batch_size=256)
-    grows = []
+                                        severities=(1, 3, 5), batch_size=500)
+    print({name: [round(e, 4) for e in values] for name, values in errors.items()})
+    # saturate's severities 1-3 only scale saturation, which is zero on grey: no change at all;
+    # its severities 4-5 also add 0.1 to it, which tints the images.
+    assert errors["saturate"][0] == clean_error
     for name, (low, mid, high) in errors.items():
-        if name in INVARIANT_ON_GREY:
-            assert abs(high - clean_error) < 0.02, name
-            continue
-        # Severity 5 is never better than severity 1 beyond sampling noise (256 images), and is
-        # strictly worse for nearly all; 3 vs 5 need not be ordered (glass blur's severity 3 runs
-        # 3 shuffling iterations, its severity 5 only 2). JPEG quality 25 -> 7 barely changes a
-        # 32-px grey image, so jpeg_compression may stay flat.
-        assert high >= low - 0.02, (name, low, mid, high)
-        grows.append(high > low)
-    assert sum(grows) >= len(grows) - 1, errors
-    mean = lambda k: np.mean([v[k] for n, v in errors.items() if n not in INVARIANT_ON_GREY])  # noqa: E731
+        # Severity 5 is worse than severity 1 for every corruption. 3 vs 5 need not be ordered:
+        # glass blur's severity 3 runs 3 shuffling iterations, its severity 5 only 2.
+        assert high > low, (name, low, mid, high)
+    mean = lambda k: np.mean([v[k] for v in errors.values()])  # noqa: E731
     assert mean(2) > mean(0) + 0.1
