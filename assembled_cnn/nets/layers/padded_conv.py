@@ -3,12 +3,13 @@
 Numerically it is always ZeroPadding2D(before, after) + VALID conv; at stride 1 that is exactly
 SAME padding, so every k x k conv of the networks goes through this layer. How it is computed
 is chosen per call, from measurements on a 2-core x86 CPU (oneDNN), resnet50:
-- outputs of at most 4 positions (stage 4 at 64 px: 2x2), and stride-1 outputs of at most
-  16 positions with at least 256 input channels: as a matmul of the k·k shifted inputs
-  (im2col). oneDNN's conv kernels are slow on such maps: 3x3 conv 512 -> 1024 at batch 64,
-  2x2: 33.6 -> 12.4 ms inference, 129 -> 45 ms forward + backward; 4x4: 57.6 -> 43.3 ms.
-  With fewer channels at 4x4 (128 -> 256: 3.1 vs 4.7 ms), strided (8x8 -> 4x4) or on 7x7 maps
-  and larger, the conv is as fast or faster;
+- as one matmul of the k·k shifted inputs (im2col) when the map is tiny and the conv wide: at
+  least 256 input channels and 512 filters, and at most 4 output positions (stage 4 at 64 px:
+  2x2), or at most 16 at stride 1 for inference. oneDNN's conv kernels are slow there: 3x3,
+  2x2 map, 512 -> 1024 at batch 64: 33.6 -> 12.4 ms inference, 129 -> 45 ms forward + backward;
+  4x4, 512 -> 1024: 57.6 -> 43.3 ms inference. With fewer channels (2x2, 128 -> 256: 0.6x
+  training), in training at 4x4 (0.8x), strided from 8x8 or on 7x7 maps and larger the conv
+  is as fast or faster;
 - stride 1: SAME padding in the conv op;
 - strided, float32 inference: padding passed to `tf.nn.conv2d` (no Pad op; 1.08x -> 1.16x the
   speed of keras.applications at 224 px);
@@ -21,11 +22,12 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-# Where the im2col matmul is used (measured crossovers, see above): outputs of at most 4
-# positions, or stride-1 convs with at most 16 output positions and at least 256 input channels.
+# Where the im2col matmul is used (measured crossovers, see above): at least 256 input channels
+# and 512 filters, and outputs of at most 4 positions, or (inference, stride 1) at most 16.
+IM2COL_MIN_CHANNELS = 256
+IM2COL_MIN_FILTERS = 512
 IM2COL_MAX_POSITIONS = 4
-IM2COL_WIDE_MAX_POSITIONS = 16
-IM2COL_WIDE_MIN_CHANNELS = 256
+IM2COL_INFERENCE_MAX_POSITIONS = 16
 
 
 class FixedPaddingConv2D(keras.layers.Conv2D):
@@ -41,14 +43,15 @@ class FixedPaddingConv2D(keras.layers.Conv2D):
             sizes.append(None if size is None else (size + grow - kernel) // stride + 1)
         return sizes[0], sizes[1]
 
-    def _use_im2col(self, inputs) -> bool:
+    def _use_im2col(self, inputs, training=None) -> bool:
         out_h, out_w = self._output_size(inputs)
-        if out_h is None or out_w is None or self.dilation_rate != (1, 1) or self.groups != 1:
+        channels = inputs.shape[-1]
+        if (out_h is None or out_w is None or channels is None or self.dilation_rate != (1, 1)
+                or self.groups != 1 or channels < IM2COL_MIN_CHANNELS or self.filters < IM2COL_MIN_FILTERS):
             return False
         positions = out_h * out_w
-        wide_stride_1 = (self.strides == (1, 1) and positions <= IM2COL_WIDE_MAX_POSITIONS
-                         and inputs.shape[-1] is not None and inputs.shape[-1] >= IM2COL_WIDE_MIN_CHANNELS)
-        return positions <= IM2COL_MAX_POSITIONS or wide_stride_1
+        wide_inference = not training and self.strides == (1, 1) and positions <= IM2COL_INFERENCE_MAX_POSITIONS
+        return positions <= IM2COL_MAX_POSITIONS or wide_inference
 
     def _im2col(self, inputs):
         """The conv as one matmul: [positions, k·k·C_in] x [k·k·C_in, C_out]."""
@@ -62,7 +65,7 @@ class FixedPaddingConv2D(keras.layers.Conv2D):
         return tf.reshape(outputs, [-1, out_h, out_w, self.filters])
 
     def _conv(self, inputs, training):
-        if self._use_im2col(inputs):
+        if self._use_im2col(inputs, training):
             return self._im2col(inputs)
         before, after = self.pad
         paddings = [[0, 0], [before, after], [before, after], [0, 0]]
