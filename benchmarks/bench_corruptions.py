@@ -15,24 +15,31 @@ Timings of the two sides are interleaved (ours, then theirs, per severity) and r
 ``--rounds`` times; the per-(corruption, severity) median is used. "img/s" of a corruption is
 5 * N / (sum of its 5 median times); the overall figure is 75 * N / (sum of all 75 median
 times), i.e. the harmonic combination (total time to apply all 15 x 5 to N images).
-Images are real photos (the foolbox ImageNet samples the tests use, if cached) resized to
+Images are real photos (the foolbox ImageNet samples the tests use, fetched if possible) resized to
 ``--size``, else smooth synthetic images; uniform noise would make JPEG unrepresentatively slow.
 """
 
 from __future__ import annotations
 
 import argparse
-import glob
 import os
 import time
 
 import numpy as np
 
-PHOTOS = os.path.expanduser("~/.cache/assembled_cnn/foolbox_3.3.4/foolbox/data/imagenet_*.jpg")
+
+def foolbox_photos() -> list:
+    """The foolbox wheel's ImageNet JPEGs (`datasets.fetch`), or [] when they cannot be fetched."""
+    from assembled_cnn.datasets.fetch import FetchError, cache_dir, fetch_foolbox_samples
+
+    try:
+        return sorted(fetch_foolbox_samples(cache_dir()).glob("imagenet_*.jpg"))
+    except (FetchError, OSError):
+        return []
 
 
 def load_images(count: int, size: int) -> tuple[np.ndarray, str]:
-    files = sorted(glob.glob(PHOTOS))
+    files = foolbox_photos()
     if files:
         from PIL import Image
 

@@ -69,7 +69,7 @@ def fold_batch_norm(model: keras.Model) -> keras.Model:
     Layers other than the folded conv/BN pairs are shared with `model`. BNs that do not follow a
     conv directly (e.g. after an addition) stay as they are. Raises ValueError for subclassed models.
     """
-    if not isinstance(model, (keras.Model)) or not hasattr(model, "_run_through_graph"):
+    if not isinstance(model, keras.Model) or not hasattr(model, "_run_through_graph"):
         raise ValueError(f"fold_batch_norm needs a functional or Sequential Keras model; "
                          f"{model.name!r} is a subclassed {type(model).__name__}")
     pairs = _foldable_pairs(model)

@@ -25,7 +25,7 @@ import sys
 import numpy as np
 from PIL import Image
 
-from assembled_cnn.utils.io import write_bytes_atomic
+from assembled_cnn.utils.io import write_bytes_atomic, write_json_atomic
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm")
 JPEG_QUALITY = 85
@@ -213,8 +213,7 @@ def generate(config: GenerateConfig) -> list[str]:
         info = {"corruption": name, "severity": severity, "num_images": len(meta["labels"]),
                 "num_shards": len(ranges), "mode": config.mode, "seed": config.seed,
                 "resize": config.resize, "crop": config.crop, "jpeg_quality": JPEG_QUALITY}
-        write_bytes_atomic(os.path.join(_set_dir(config, name, severity), "done.json"),
-                      json.dumps(info, indent=2).encode())
+        write_json_atomic(os.path.join(_set_dir(config, name, severity), "done.json"), info, sort_keys=False)
     return [_set_dir(config, n, s) for n in config.corruptions for s in config.severities]
 
 

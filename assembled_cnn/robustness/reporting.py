@@ -7,9 +7,6 @@ import os
 from assembled_cnn.utils.io import write_json_atomic
 
 
-def write_json(result: dict, path: str) -> None:
-    write_json_atomic(path, result)
-
 def markdown_table(result: dict, errors: dict | None = None) -> str:
     """One row per corruption: CE (%) and, if ``errors`` is given, the five errors (%)."""
     lines = ["| corruption | CE (%) | s1 | s2 | s3 | s4 | s5 |", "|---|---|---|---|---|---|---|"]
@@ -20,6 +17,7 @@ def markdown_table(result: dict, errors: dict | None = None) -> str:
         if key in result:
             lines.append(f"| **{key}** | **{result[key]:.2f}** | | | | | |")
     return "\n".join(lines) + "\n"
+
 
 def plot_ce(result: dict, path: str) -> None:
     import matplotlib
@@ -40,6 +38,7 @@ def plot_ce(result: dict, path: str) -> None:
     figure.savefig(path, dpi=100)
     plt.close(figure)
 
+
 def write_tensorboard(result: dict, log_dir: str, step: int = 0) -> bool:
     """Scalars under ``robustness/``; returns False (and writes nothing) without tensorboard."""
     import importlib.util
@@ -59,9 +58,10 @@ def write_tensorboard(result: dict, log_dir: str, step: int = 0) -> bool:
     writer.flush()
     return True
 
+
 def write_all(result: dict, output_dir: str, errors: dict | None = None, step: int = 0) -> None:
     os.makedirs(output_dir, exist_ok=True)
-    write_json({"result": result, "errors": errors or {}}, os.path.join(output_dir, "mce.json"))
+    write_json_atomic(os.path.join(output_dir, "mce.json"), {"result": result, "errors": errors or {}})
     with open(os.path.join(output_dir, "mce.md"), "w") as handle:
         handle.write(markdown_table(result, errors))
     plot_ce(result, os.path.join(output_dir, "ce.png"))

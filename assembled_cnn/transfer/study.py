@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import io
 import json
 import math
 import os
@@ -39,7 +40,7 @@ from assembled_cnn.transfer import study_report
 from assembled_cnn.transfer.features import extract_features
 from assembled_cnn.transfer.linear_probe import DEFAULT_GRID, KORNBLITH_GRID, fit_linear_probe, score
 from assembled_cnn.transfer.subsets import build_subset, carve_validation
-from assembled_cnn.utils.io import write_json_atomic
+from assembled_cnn.utils.io import write_bytes_atomic, write_json_atomic
 
 REGIMES = ("fixed", "finetune", "random")
 TINY_PROBE_GRID = (1e-2, 1.0, 100.0)
@@ -228,10 +229,9 @@ class Study:
             return stored["x"], stored["y"]
         x, y = extract_features(self.models[cell.model], dataset.data_dir, preprocess,
                                 pattern="validation-*", label_offset=info.label_offset)
-        os.makedirs(os.path.dirname(cache), exist_ok=True)
-        tmp = cache + ".tmp.npz"
-        np.savez(tmp, x=x, y=y)
-        os.replace(tmp, cache)
+        buffer = io.BytesIO()
+        np.savez(buffer, x=x, y=y)
+        write_bytes_atomic(cache, buffer.getvalue())
         return x, y
 
     def _preset(self, info: DatasetInfo):

@@ -9,7 +9,7 @@ are links to the source's, so the test set is unchanged.
 
 from __future__ import annotations
 
-import json
+import copy
 import os
 from pathlib import Path
 
@@ -87,7 +87,7 @@ def _link_validation(data_dir: str, output: Path, pattern: str) -> None:
 def _subset_info(data_dir: str, count: int, per_class: int, seed: int, num_classes: int) -> dict:
     info = read_info_file(data_dir) or {"name": os.path.basename(os.path.normpath(data_dir)),
                                         "num_classes": num_classes}
-    info = json.loads(json.dumps(info))  # a deep copy
+    info = copy.deepcopy(info)
     splits = info.setdefault("splits", {})
     splits["train"] = {"num_records": count, "num_shards": 1, "file_pattern": "train-*",
                        "files": [SUBSET_FILE]}

@@ -24,6 +24,7 @@ import common  # noqa: E402
 from assembled_cnn.report.markdown import markdown_table  # noqa: E402
 from assembled_cnn.report.plots import save_figure_atomic  # noqa: E402
 from assembled_cnn.robustness.corruptions import get_corruption_names  # noqa: E402
+from assembled_cnn.transfer.study_report import mean_std  # noqa: E402
 from assembled_cnn.utils.io import write_text_atomic  # noqa: E402
 
 DOC = common.REPO / "docs" / "results.md"
@@ -40,9 +41,8 @@ def ms(values, scale: float = 1.0, digits: int = 2) -> str:
     values = np.asarray(values, np.float64) * scale
     if values.size == 0:
         return "not measured"
-    if values.size == 1:
-        return f"{values[0]:.{digits}f}"
-    return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
+    mean, std = mean_std(values)
+    return f"{mean:.{digits}f}" if values.size == 1 else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
 def paired_verdict(a: dict[int, float], b: dict[int, float], name_a: str, name_b: str,
@@ -53,8 +53,8 @@ def paired_verdict(a: dict[int, float], b: dict[int, float], name_a: str, name_b
         return f"{name_b} vs {name_a}: not measured."
     deltas = np.array([b[s] - a[s] for s in seeds]) * scale
     wins = int(np.sum(deltas > 0 if higher_is_better else deltas < 0))
-    std = deltas.std(ddof=1) if len(deltas) > 1 else 0.0
-    return (f"{name_b} − {name_a} = {deltas.mean():+.2f} ± {std:.2f}{unit} (paired over {len(seeds)} seeds); "
+    mean, std = mean_std(deltas)
+    return (f"{name_b} − {name_a} = {mean:+.2f} ± {std:.2f}{unit} (paired over {len(seeds)} seeds); "
             f"{name_b} better on {wins} of {len(seeds)} seeds.")
 
 

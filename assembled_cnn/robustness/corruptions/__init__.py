@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from assembled_cnn.robustness.corruptions.registry import (
     COMMON_CORRUPTIONS, CORRUPTIONS, EXTRA_CORRUPTIONS, MIN_SIDE, MODES, SPECS,
-    CorruptionSpec, _check_severity, _compiled, apply_fast, get_corruption_names, get_spec,
+    CorruptionSpec, _check_severity, _compiled, get_corruption_names, get_spec,
     image_seeds, run_fast, to_output)
 
 __all__ = ["corrupt", "CORRUPTIONS", "COMMON_CORRUPTIONS", "EXTRA_CORRUPTIONS",

@@ -118,19 +118,6 @@ def image_seeds(batch_size, seed: int, index, number: int, severity: int) -> tf.
     return tf.stack([tf.broadcast_to(key, tf.shape(indices)), indices], axis=1)
 
 
-def apply_fast(spec: CorruptionSpec, images01: tf.Tensor, seeds: tf.Tensor,
-               severity: int) -> tf.Tensor:
-    """Run a fast corruption on ``[B, H, W, C]`` in [0, 1]; returns [0, 1], same channels."""
-    channels = images01.shape[-1]
-    if spec.needs_rgb and channels == 1:
-        rgb = spec.fast_fn(tf.tile(images01, [1, 1, 1, 3]), seeds, severity)
-        weights = np.array(ops.LUMA_WEIGHTS) / sum(ops.LUMA_WEIGHTS)
-        out = ops.rgb_to_gray(tf.clip_by_value(rgb, 0.0, 1.0), tuple(weights))
-    else:
-        out = spec.fast_fn(images01, seeds, severity)
-    return tf.clip_by_value(out, 0.0, 1.0)
-
-
 UINT8_MARGIN = 1e-4  # float32 noise must not turn an exact 37.0 into 36 on truncation
 
 
@@ -146,7 +133,7 @@ def _to01(images: tf.Tensor, expand_rgb: bool) -> tf.Tensor:
     return tf.tile(x01, [1, 1, 1, 3]) if expand_rgb else x01
 
 
-def _finish(spec: CorruptionSpec, out01: tf.Tensor, expand_rgb: bool, dtype: tf.DType):
+def _finish(out01: tf.Tensor, expand_rgb: bool, dtype: tf.DType):
     if expand_rgb:
         weights = np.array(ops.LUMA_WEIGHTS) / sum(ops.LUMA_WEIGHTS)
         out01 = ops.rgb_to_gray(tf.clip_by_value(out01, 0.0, 1.0), tuple(weights))
@@ -165,7 +152,7 @@ def _apply_stage(name: str, severity: int, expand_rgb: bool, jit: bool):
             out01 = spec.apply_fn(x01, draws, severity)
         else:  # no split: the whole corruption (draws included) runs here
             out01 = spec.fast_fn(x01, draws[0], severity)
-        return _finish(spec, out01, expand_rgb, images.dtype)
+        return _finish(out01, expand_rgb, images.dtype)
 
     return tf.function(stage, jit_compile=jit, autograph=False)
 
