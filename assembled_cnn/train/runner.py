@@ -120,10 +120,8 @@ class Runner:
 
         def replica_step(inputs):
             features, targets = inputs
-            with tf.GradientTape() as tape:
-                loss, _, parts = task.compute_loss(model, features, targets, self.regularization, replicas, self.teacher)
-                scaled = optimizer.scale_loss(loss) if hasattr(optimizer, "scale_loss") else loss
-            grads = tape.gradient(scaled, model.trainable_variables)
+            grads, loss, parts = task.replica_gradients(model, features, targets, self.regularization, replicas,
+                                                        self.teacher, optimizer)
             if multipliers:
                 grads = [g * m for g, m in zip(grads, multipliers)]
             if t.grad_clip_norm:

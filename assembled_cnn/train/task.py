@@ -94,6 +94,16 @@ class ClassificationTask:
         total = tf.add_n(list(parts.values()))
         return total / num_replicas, logits, parts
 
+    def replica_gradients(self, model, features, targets, regularization, num_replicas: int, teacher=None,
+                          optimizer=None):
+        """This replica's share of the global gradient (summing over replicas gives the gradient of
+        the global mean loss), its loss and loss parts. With a loss-scaling optimizer (fp16) the
+        gradients carry its scale, which its `apply_gradients` removes."""
+        with tf.GradientTape() as tape:
+            loss, _, parts = self.compute_loss(model, features, targets, regularization, num_replicas, teacher)
+            scaled = optimizer.scale_loss(loss) if hasattr(optimizer, "scale_loss") else loss
+        return tape.gradient(scaled, model.trainable_variables), loss, parts
+
     def eval_step(self, model, features, targets) -> dict:
         logits = model(features["image"], training=False)
         return metrics.batch_statistics(targets["label"], logits, self.info.num_classes)
