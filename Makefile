@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv sysdeps test demo bench clean
+.PHONY: venv sysdeps test test-latest lock demo bench clean
 
 # ImageMagick's MagickWand for the reference corruption protocol (Wand). Installed with apt when
 # missing and we are root; otherwise a note (the fast TF corruptions do not need it).
@@ -17,16 +17,36 @@ sysdeps:
 	  else echo "note: ImageMagick's libMagickWand is missing; reference-mode motion blur/snow will fail"; fi; \
 	fi
 
-$(STAMP): pyproject.toml
+# Installs exactly what requirements.lock pins (hashes checked), then this package without deps.
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,robustness]'
+	$(BIN)/python -m pip install -q --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
 	touch $(STAMP)
 
 venv: $(STAMP) sysdeps
 
 test: venv
 	$(BIN)/python -m pytest -q tests
+
+# The newest versions pyproject.toml allows, in a separate venv: does the next lock still pass?
+test-latest: sysdeps
+	test -x .venv-latest/bin/python || $(PY) -m venv .venv-latest
+	.venv-latest/bin/python -m pip install -q --upgrade -e '.[test,robustness]'
+	.venv-latest/bin/python -m pip freeze --exclude-editable
+	.venv-latest/bin/python -m pip check
+	.venv-latest/bin/python -m pytest -q tests
+
+# Re-resolve requirements.lock from pyproject.toml (newest allowed versions, sha256 of every file).
+UV_VERSION := 0.13.9
+lock:
+	test -x .tools/uv/bin/uv || $(PY) -m pip install -q --target .tools/uv uv==$(UV_VERSION)
+	{ echo "# Exact versions (with hashes) that CI and the README's figures were measured with."; \
+	  echo "# Refresh: make lock   (see README, \"Reproducible installs\")."; \
+	  PYTHONPATH=.tools/uv .tools/uv/bin/uv pip compile pyproject.toml --extra test --extra robustness \
+	    --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 --no-header -q; \
+	} > requirements.lock.new && mv requirements.lock.new requirements.lock
 
 demo: venv
 	$(BIN)/python -m assembled_cnn.demo --output_dir runs/demo
@@ -36,4 +56,4 @@ bench: venv
 	$(BIN)/python benchmarks/bench_train.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) .venv-latest .tools build *.egg-info
