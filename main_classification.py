@@ -15,16 +15,24 @@ flags.FLAGS.set_default("train_epochs", 90)
 
 
 def main(_argv):
+    import sys
+
     import tensorflow as tf
 
+    from assembled_cnn.config import ConfigError
     from assembled_cnn.train.runner import run
 
     fv = flags.FLAGS
-    if fv.inter_op_parallelism_threads:
-        tf.config.threading.set_inter_op_parallelism_threads(fv.inter_op_parallelism_threads)
-    if fv.intra_op_parallelism_threads:
-        tf.config.threading.set_intra_op_parallelism_threads(fv.intra_op_parallelism_threads)
-    results = run(config_from_flags(fv))
+    try:
+        config = config_from_flags(fv)
+        if fv.inter_op_parallelism_threads:
+            tf.config.threading.set_inter_op_parallelism_threads(fv.inter_op_parallelism_threads)
+        if fv.intra_op_parallelism_threads:
+            tf.config.threading.set_intra_op_parallelism_threads(fv.intra_op_parallelism_threads)
+        results = run(config)
+    except ConfigError as error:  # a user's mistake: one line naming the flag, no traceback
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
     if results:
         print("final: " + ", ".join(f"{k}={v:.4f}" for k, v in results.items() if isinstance(v, float)))
 

@@ -77,7 +77,7 @@ class TrainConfig:
 
 @dataclass
 class RunConfig:
-    model_dir: str = "/tmp"
+    model_dir: str = ""  # required: ExperimentConfig.validate() refuses an empty one
     mode: str = "train_and_eval"
     distribution_strategy: str = "off"
     num_gpus: Optional[int] = None
@@ -107,6 +107,8 @@ class ExperimentConfig:
         t, r, d = self.train, self.run, self.data
         _require(t.learning_rate_decay_type in LR_DECAY_TYPES, "learning_rate_decay_type",
                  t.learning_rate_decay_type, LR_DECAY_TYPES)
+        if not r.model_dir:
+            raise ConfigError("--model_dir is required: the folder of this experiment (checkpoints, hparams.json)")
         _require(r.mode in MODES, "mode", r.mode, MODES)
         _require(r.distribution_strategy in STRATEGIES, "distribution_strategy", r.distribution_strategy, STRATEGIES)
         _require(t.dtype in DTYPES, "dtype", t.dtype, DTYPES)

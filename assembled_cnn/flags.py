@@ -23,8 +23,10 @@ IGNORED = ("hooks", "benchmark_logger_type", "benchmark_test_id", "benchmark_log
 
 def _define_base(fv) -> None:
     flags.DEFINE_string("data_dir", "/tmp", "TFRecord directory", short_name="dd", flag_values=fv)
-    flags.DEFINE_string("model_dir", "/tmp", "checkpoints, summaries, hparams.json", short_name="md", flag_values=fv)
-    flags.DEFINE_bool("clean", False, "delete model_dir first (hparams.json is written after)", flag_values=fv)
+    flags.DEFINE_string("model_dir", None, "the experiment's folder: checkpoints, summaries, hparams.json (required)",
+                        short_name="md", flag_values=fv)
+    flags.DEFINE_bool("clean", False, "remove an earlier run's files from model_dir first (only a model_dir this "
+                      "project wrote; other files are kept)", flag_values=fv)
     flags.DEFINE_float("train_epochs", 90, "total epochs", short_name="te", flag_values=fv)
     flags.DEFINE_float("epochs_between_evals", 1, "train/eval cycle length", short_name="ebe", flag_values=fv)
     flags.DEFINE_float("stop_threshold", None, "stop when the eval metric reaches it", short_name="st", flag_values=fv)
@@ -192,6 +194,9 @@ def _model_hparams(fv, num_classes: int) -> dict:
 def config_from_flags(fv=flags.FLAGS) -> ExperimentConfig:
     """Translate parsed flags into a validated ExperimentConfig (errors name the flag)."""
     _check_unsupported(fv)
+    if not fv.model_dir:
+        raise ConfigError("--model_dir is required: the folder where this experiment's checkpoints, summaries and "
+                          "hparams.json live (a new folder, or an earlier run's to resume or evaluate it)")
     if not fv.dataset_name:
         raise ConfigError("--dataset_name is required (a registry name such as food101, or imagefolder "
                           "with a data_dir written by python -m assembled_cnn.datasets.build)")

@@ -21,6 +21,7 @@ from assembled_cnn.config import ExperimentConfig
 from assembled_cnn.model_dir import save_model_config
 from assembled_cnn.nets import model_info
 from assembled_cnn.train import metrics as metrics_lib
+from assembled_cnn.train.clean import clean_model_dir
 from assembled_cnn.train.checkpoints import BestCheckpointKeeper, all_finite, warm_start
 from assembled_cnn.train.ema import WeightEma
 from assembled_cnn.train.regularizers import gradient_multipliers
@@ -65,8 +66,10 @@ class Runner:
             t.lr_warmup_epochs, t.num_epochs_per_decay, t.learning_rate_decay_factor, t.end_learning_rate,
             tuple(t.piecewise_lr_boundary_epochs), tuple(t.piecewise_lr_decay_rates))
         self.metric_name = info.primary_metric
-        if run.clean and self.chief and run.mode in ("train", "train_and_eval") and os.path.isdir(run.model_dir):
-            shutil.rmtree(run.model_dir)
+        if run.clean and self.chief and run.mode in ("train", "train_and_eval"):
+            kept = clean_model_dir(run.model_dir)
+            if kept:
+                print(f"--clean kept {len(kept)} entries it did not write in {run.model_dir}: {', '.join(kept[:10])}")
         self.model_dir = self._writable_dir(run.model_dir)
         with self.strategy.scope():
             self._build_state()

@@ -1,15 +1,23 @@
 """Runner options: --clean ordering, mixed precision, EMA evaluation, offline and online KD."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
 from trainlib import NUM_CLASSES, toy_config, write_toy_dataset
 
+from assembled_cnn.config import ConfigError
 from assembled_cnn.datasets import schema
+from assembled_cnn.train.clean import clean_model_dir
 from assembled_cnn.train.runner import Runner
 from assembled_cnn.train.summaries import read_metrics
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def quick(toy_data, model_dir, **overrides):
@@ -20,14 +28,47 @@ def quick(toy_data, model_dir, **overrides):
     return Runner(toy_config(toy_data, model_dir, **overrides))
 
 
-def test_clean_removes_the_old_model_dir_before_hparams_json_is_written(toy_data, tmp_path):
-    (tmp_path / "stale.txt").write_text("old run")
-    runner = quick(toy_data, tmp_path, run={"clean": True})
+def test_clean_removes_an_earlier_runs_files_but_keeps_what_it_did_not_write(toy_data, tmp_path):
+    first = quick(toy_data, tmp_path)
+    first.train()
+    first.close()
+    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "ckpt-99.index").write_text("stale")  # a run file from an even older run
+    assert (tmp_path / "metrics.jsonl").exists() and (tmp_path / "train").is_dir()
+    runner = quick(toy_data, tmp_path, run={"clean": True}, train={"max_train_steps": 1})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]  # cleaned before anything is written
     runner.train()
     runner.close()
-    assert not (tmp_path / "stale.txt").exists()
+    assert (tmp_path / "notes.txt").read_text() == "mine" and not (tmp_path / "ckpt-99.index").exists()
+    assert tf.train.latest_checkpoint(str(tmp_path)).endswith("ckpt-1")
     hparams = json.loads((tmp_path / "hparams.json").read_text())
     assert hparams["run"]["clean"] is True and hparams["model"]["resnet_size"] == 18
+    assert [r["step"] for r in read_metrics(str(tmp_path), "train")] == [1]
+
+
+def test_clean_refuses_a_folder_that_is_not_a_model_dir_and_deletes_nothing(tmp_path):
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "a.jpg").write_bytes(b"x")
+    (tmp_path / "checkpoint").write_text("someone else's")
+    with pytest.raises(ConfigError, match=r"--clean refused: --model_dir=.* is not a model_dir"):
+        clean_model_dir(str(tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint", "photos"]
+    assert clean_model_dir(str(tmp_path / "new")) == []  # a folder that does not exist yet: nothing to do
+
+
+def test_clean_on_tmp_and_a_missing_model_dir_are_one_line_errors(toy_data, tmp_path):
+    base = [sys.executable, str(REPO / "main_classification.py"), "--dataset_name=toy", f"--data_dir={toy_data}",
+            "--model=resnet18", "--num_filters=8", "--preprocessing_type=cifar", "--max_train_steps=1",
+            "--mode=train"]
+    environ = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    before = sorted(os.listdir("/tmp"))
+    for extra, message in ((["--model_dir=/tmp", "--clean"], "--clean refused: --model_dir=/tmp is not a model_dir"),
+                           ([], "--model_dir is required")):
+        out = subprocess.run(base + extra, capture_output=True, text=True, env=environ)
+        assert out.returncode == 2, out.stderr[-2000:]
+        assert message in out.stderr and "Traceback" not in out.stderr
+        assert out.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert set(before) <= set(os.listdir("/tmp"))  # nothing in /tmp was deleted
 
 
 @pytest.mark.parametrize("dtype", ["bf16", "fp16"])

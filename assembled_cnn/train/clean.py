@@ -1,0 +1,53 @@
+"""`--clean`: remove a previous run's files from its model_dir, and nothing else.
+
+The default model_dir used to be /tmp and `--clean` called rmtree on it. Now a folder is only
+cleaned when it is a model_dir this project wrote (it has hparams.json or model_config.json),
+and even then only the files a run writes are removed; anything else in it is kept and named.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import shutil
+
+from assembled_cnn.config import ConfigError
+
+HPARAMS_FILE = "hparams.json"
+RUN_MARKERS = (HPARAMS_FILE, "model_config.json")
+# Everything the runner, its best-checkpoint keeper, summaries and the demo write in a model_dir.
+RUN_ENTRIES = ("checkpoint", "ckpt-*", "hparams.json", "model_config.json", "metrics.jsonl", "eval_results.json",
+               "warm_start.json", "train", "eval", "best", ".worker_*", "export", "*_temp*", ".*.tmp*",
+               "events.out.tfevents.*", "dataset_info.json")
+
+
+def is_run_entry(name: str) -> bool:
+    return any(fnmatch.fnmatch(name, pattern) for pattern in RUN_ENTRIES)
+
+
+def clean_model_dir(model_dir: str) -> list[str]:
+    """Delete a previous run's files from `model_dir`; returns the other entries, which are kept.
+
+    Raises ConfigError (one line) when the folder exists, is not empty and is not a model_dir.
+    """
+    if not os.path.isdir(model_dir):
+        if os.path.exists(model_dir):
+            raise ConfigError(f"--clean: --model_dir={model_dir} is a file, not a model_dir; pass a folder")
+        return []
+    entries = sorted(os.listdir(model_dir))
+    if not entries:
+        return []
+    if not any(os.path.isfile(os.path.join(model_dir, m)) for m in RUN_MARKERS):
+        raise ConfigError(f"--clean refused: --model_dir={model_dir} is not a model_dir written by assembled_cnn "
+                          f"(no {' or '.join(RUN_MARKERS)}); nothing was deleted. Pass a new or an earlier run's "
+                          "--model_dir, or drop --clean")
+    kept = []
+    for name in entries:
+        path = os.path.join(model_dir, name)
+        if not is_run_entry(name):
+            kept.append(name)
+        elif os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+    return kept
