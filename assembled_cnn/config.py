@@ -17,6 +17,8 @@ LR_DECAY_TYPES = ("fixed", "exponential", "polynomial", "piecewise", "cosine")
 MODES = ("train", "eval", "train_and_eval", "continuous_eval", "export_only")
 STRATEGIES = ("off", "one_device", "mirrored", "multi_worker_mirrored")
 DTYPES = ("fp32", "fp16", "bf16")
+CLS_LOSS_TYPES = ("softmax", "sigmoid", "focal")
+SIMILARITIES = ("cosine", "euclidean")
 
 
 class ConfigError(ValueError):
@@ -73,6 +75,10 @@ class TrainConfig:
     ema_decay: float = 0.0
     grad_clip_norm: Optional[float] = None
     online_teacher: Optional[str] = None
+    cls_loss_type: str = "softmax"   # softmax, sigmoid (BCE / positives, as the original) or focal
+    focal_gamma: float = 2.0
+    focal_alpha: float = 0.25
+    arc_margin: float = 0.15         # additive angular margin of cosine (ArcFace) heads: --arc_m
 
 
 @dataclass
@@ -94,6 +100,9 @@ class RunConfig:
     stop_threshold: Optional[float] = None
     clean: bool = False
     op_determinism: bool = False
+    zeroshot_eval: bool = False      # evaluate Recall@K on embeddings instead of accuracy
+    recall_at_k: list = field(default_factory=lambda: [1, 5])
+    eval_similarity: str = "cosine"
 
 
 @dataclass
@@ -120,12 +129,27 @@ class ExperimentConfig:
                  "piecewise_lr_decay_rates", t.piecewise_lr_decay_rates,
                  "one more value than piecewise_lr_boundary_epochs")
         _require(0.0 <= t.ema_decay < 1.0, "ema_decay", t.ema_decay, "[0, 1)")
+        self._validate_heads()
         if self.model.use_dropblock is False and list(t.dropblock_kp) != [1.0, 0.9]:
             pass  # the original ignores dropblock_kp without use_dropblock; so do we
         if d.kd_temp > 0 and t.online_teacher is None and d.mixup_type == 3:
             raise ConfigError("--kd_temp with --mixup_type=3 (CutMix) is not supported: teacher logits of "
                               "stored records describe whole images; use mixup_type 1 or 2")
         return self
+
+    def _validate_heads(self) -> None:
+        t, r = self.train, self.run
+        _require(t.cls_loss_type in CLS_LOSS_TYPES, "cls_loss_type", t.cls_loss_type, CLS_LOSS_TYPES)
+        _require(r.eval_similarity in SIMILARITIES, "eval_similarity", r.eval_similarity, SIMILARITIES)
+        _require(len(r.recall_at_k) > 0 and all(int(k) >= 1 for k in r.recall_at_k), "recall_at_k",
+                 r.recall_at_k, "positive integers, e.g. 1,5")
+        _require(0.0 <= t.arc_margin < 3.14159, "arc_m", t.arc_margin, "an angle in [0, pi) radians")
+        if self.model.logit_type == "cosine" and t.cls_loss_type != "softmax":
+            raise ConfigError(f"--logit_type=arcface is a softmax loss; --cls_loss_type={t.cls_loss_type} "
+                              "does not combine with it (use --cls_loss_type=softmax)")
+        if self.model.logit_type == "cosine" and self.data.mixup_type != 0:
+            raise ConfigError("--logit_type=arcface with --mixup_type: the angular margin needs one label per "
+                              "image and mixup/CutMix mix two; use --mixup_type=0")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -17,8 +17,8 @@ IGNORED = ("hooks", "benchmark_logger_type", "benchmark_test_id", "benchmark_log
            "bigquery_data_set", "bigquery_run_table", "bigquery_run_status_table", "bigquery_metric_table",
            "use_synthetic_data", "all_reduce_alg", "use_hyperdash", "with_drawing_bbox", "label_file",
            "use_ranking_loss", "export_decoder_type", "keep_ckpt_every_eval", "val_batch_size",
-           "eval_similarity", "recall_at_k", "cb_distortion_range", "cr_distortion_range",
-           "use_fast_color_distort", "arc_s", "arc_m")
+           "cb_distortion_range", "cr_distortion_range", "use_fast_color_distort")
+LOGIT_TYPES = {"arcface": "cosine", "arc_margin": "cosine", "cosine": "cosine", "dense": "dense"}
 
 
 def _define_base(fv) -> None:
@@ -130,12 +130,23 @@ def _define_training(fv) -> None:
                       flag_values=fv)
     flags.DEFINE_integer("seed", 0, "seed of the deterministic mode", flag_values=fv)
     flags.DEFINE_integer("log_every_n_steps", 50, "console/TensorBoard period", flag_values=fv)
-    flags.DEFINE_string("cls_loss_type", "softmax", "softmax only (sigmoid was a retrieval option)", flag_values=fv)
-    flags.DEFINE_string("logit_type", None, "not implemented by the original", flag_values=fv)
-    flags.DEFINE_bool("zeroshot_eval", False, "retrieval evaluation (not supported yet)", flag_values=fv)
+    _define_retrieval(fv)
     for name in IGNORED:
         if name not in fv:
             flags.DEFINE_string(name, None, "accepted for compatibility; ignored", flag_values=fv)
+
+
+def _define_retrieval(fv) -> None:
+    flags.DEFINE_string("cls_loss_type", "softmax", "softmax, sigmoid (BCE / positives) or focal", flag_values=fv)
+    flags.DEFINE_float("focal_gamma", 2.0, "focal loss gamma", flag_values=fv)
+    flags.DEFINE_float("focal_alpha", 0.25, "focal loss alpha (weight of the positives)", flag_values=fv)
+    flags.DEFINE_string("logit_type", None, "arcface (or the original's arc_margin): cosine-softmax head",
+                        flag_values=fv)
+    flags.DEFINE_float("arc_s", 80.0, "ArcFace scale s", flag_values=fv)
+    flags.DEFINE_float("arc_m", 0.15, "ArcFace additive angular margin m (radians)", flag_values=fv)
+    flags.DEFINE_bool("zeroshot_eval", False, "evaluate Recall@K on embeddings (image retrieval)", flag_values=fv)
+    flags.DEFINE_list("recall_at_k", ["1", "5"], "K values of Recall@K", flag_values=fv)
+    flags.DEFINE_string("eval_similarity", "cosine", "cosine or euclidean, for Recall@K", flag_values=fv)
 
 
 def define_flags(fv=flags.FLAGS) -> None:
@@ -157,12 +168,8 @@ def _mode(fv) -> str:
 
 
 def _check_unsupported(fv) -> None:
-    if fv.zeroshot_eval:
-        raise ConfigError("--zeroshot_eval (retrieval recall@K) is not supported yet; evaluate accuracy instead")
-    if fv.cls_loss_type != "softmax":
-        raise ConfigError(f"--cls_loss_type={fv.cls_loss_type!r}: only softmax is supported")
-    if fv.logit_type:
-        raise ConfigError("--logit_type: ArcFace/cosine logits were never implemented by the original")
+    if fv.logit_type and fv.logit_type not in LOGIT_TYPES:
+        raise ConfigError(f"--logit_type={fv.logit_type!r} is invalid: expected arcface (alias arc_margin) or unset")
     if fv.data_format == "channels_first":
         logging.warning("--data_format=channels_first ignored: Keras on CPU and GPU runs NHWC here")
     for name in IGNORED:
@@ -180,6 +187,13 @@ def _multipliers(items) -> dict:
     return out
 
 
+def _recall_ks(items) -> list[int]:
+    try:  # the original passed these on as strings (its QUIRK); here they are integers
+        return [int(item) for item in items]
+    except ValueError:
+        raise ConfigError(f"--recall_at_k={','.join(items)}: expected integers, e.g. 1,5") from None
+
+
 def _model_hparams(fv, num_classes: int) -> dict:
     names = ("resnet_size", "resnet_version", "num_filters", "use_resnet_d", "use_se_block", "use_sk_block",
              "anti_alias_type", "anti_alias_filter_size", "bl_alpha", "bl_beta", "zero_gamma", "use_dropblock",
@@ -188,6 +202,10 @@ def _model_hparams(fv, num_classes: int) -> dict:
     for key in ("resnet_size", "resnet_version"):
         if key in values:
             values[key] = int(values[key])
+    if fv.logit_type:
+        values["logit_type"] = LOGIT_TYPES[fv.logit_type]
+    if values.get("logit_type") == "cosine":
+        values["cosine_scale"] = fv.arc_s
     return {**values, "num_classes": num_classes}
 
 
@@ -219,7 +237,8 @@ def config_from_flags(fv=flags.FLAGS) -> ExperimentConfig:
         nesterov=fv.nesterov, weight_decay=fv.weight_decay, l2sp_alpha=fv.l2sp_alpha, l2sp_beta=fv.l2sp_beta,
         lr_multipliers=_multipliers(fv.lr_multipliers), new_layers=fv.new_layers,
         dropblock_kp=[float(v) for v in fv.dropblock_kp], dtype=fv.dtype, loss_scale=fv.loss_scale,
-        ema_decay=fv.ema_decay, grad_clip_norm=fv.grad_clip_norm, online_teacher=fv.online_teacher)
+        ema_decay=fv.ema_decay, grad_clip_norm=fv.grad_clip_norm, online_teacher=fv.online_teacher,
+        cls_loss_type=fv.cls_loss_type, focal_gamma=fv.focal_gamma, focal_alpha=fv.focal_alpha, arc_margin=fv.arc_m)
     run = RunConfig(
         model_dir=fv.model_dir, mode=_mode(fv), distribution_strategy=fv.distribution_strategy,
         num_gpus=fv.num_gpus, epochs_between_evals=fv.epochs_between_evals, ratio_fine_eval=fv.ratio_fine_eval,
@@ -228,5 +247,6 @@ def config_from_flags(fv=flags.FLAGS) -> ExperimentConfig:
         pretrained_model_checkpoint_path=fv.pretrained_model_checkpoint_path,
         warm_start_bn_stats=fv.warm_start_bn_stats, export_dir=fv.export_dir,
         log_every_n_steps=fv.log_every_n_steps, stop_threshold=fv.stop_threshold, clean=fv.clean,
-        op_determinism=fv.deterministic)
+        op_determinism=fv.deterministic, zeroshot_eval=fv.zeroshot_eval,
+        recall_at_k=_recall_ks(fv.recall_at_k), eval_similarity=fv.eval_similarity)
     return ExperimentConfig(model=model, data=data, train=train, run=run).validate()

@@ -16,6 +16,7 @@ RESNET_BLOCKS = {
 BASIC_BLOCK_SIZES = (18, 34)
 ARCHITECTURES = ("resnet", "mobilenet_v1", "mobilenet_v2")
 POOL_TYPES = ("gap", "gem", "flatten")
+LOGIT_TYPES = ("dense", "cosine")  # cosine: the cosine-softmax (ArcFace) classifier
 ANTI_ALIAS_PARTS = ("sconv", "proj")
 
 
@@ -51,6 +52,9 @@ class ModelConfig:
     no_downsample: bool = False
     width_multiplier: float = 1.0
     dropout_rate: float = 0.0
+    logit_type: str = "dense"
+    cosine_scale: float = 30.0     # s of the cosine logits (the original's --arc_s)
+    logit_bias_init: float = 0.0   # the original: -log(C - 1) for sigmoid/focal losses
     input_size: Optional[int] = None
     tf1_scope: str = "resnet_model"
     extra: dict[str, Any] = field(default_factory=dict)
@@ -76,6 +80,8 @@ class ModelConfig:
     def validate(self) -> None:
         _check(self.architecture in ARCHITECTURES, "architecture", self.architecture, ARCHITECTURES)
         _check(self.pool_type in POOL_TYPES, "pool_type", self.pool_type, POOL_TYPES)
+        _check(self.logit_type in LOGIT_TYPES, "logit_type", self.logit_type, LOGIT_TYPES)
+        _check(self.cosine_scale > 0, "cosine_scale", self.cosine_scale, "> 0")
         _check(self.num_classes >= 1, "num_classes", self.num_classes, "an integer >= 1")
         _check(self.num_filters >= 2, "num_filters", self.num_filters, "an integer >= 2")
         _check(0.0 <= self.bn_momentum < 1.0, "bn_momentum", self.bn_momentum, "[0, 1)")

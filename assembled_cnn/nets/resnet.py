@@ -9,7 +9,7 @@ from assembled_cnn.nets.big_little import big_little_body, big_little_stem, drop
 from assembled_cnn.nets.blocks import block_layer
 from assembled_cnn.nets.config import ModelConfig
 from assembled_cnn.nets.factory import LayerFactory
-from assembled_cnn.nets.layers import GlobalPool
+from assembled_cnn.nets.layers import CosineLogits, GlobalPool
 from assembled_cnn.nets.model_info import attach_model_info
 
 V1_STRIDES = (1, 2, 2, 2)
@@ -41,9 +41,11 @@ def v1_body(f: LayerFactory, x):
 
 
 def classification_head(f: LayerFactory, x):
-    """Pool (GAP / GeM / flatten) -> optional embedding (1x1 conv, BN, ReLU) -> dense logits.
+    """Pool (GAP / GeM / flatten) -> optional embedding (1x1 conv, BN, ReLU) -> logits.
 
-    The pooled (or embedded) features are the layer named `features`; logits are float32.
+    The pooled (or embedded, before its ReLU) features are the layer named `features`, the
+    retrieval embedding. Logits are float32: a dense layer (bias initialised to
+    `logit_bias_init`), or with `logit_type="cosine"` the scaled cosines of `features` (no ReLU).
     """
     cfg = f.config
     if cfg.pool_type == "flatten":
@@ -57,12 +59,14 @@ def classification_head(f: LayerFactory, x):
         x = f.bn(x, name="embedding_bn")
         x = keras.layers.Flatten(name="embedding_flatten")(x)
     x = keras.layers.Activation("linear", name="features")(x)
-    if cfg.embedding_size > 0:
+    if cfg.embedding_size > 0 and cfg.logit_type == "dense":
         x = f.relu(x, name="embedding_relu")
     if cfg.dropout_rate > 0:
         x = keras.layers.Dropout(cfg.dropout_rate, name="head_dropout")(x)
-    dense = keras.layers.Dense(cfg.num_classes, dtype="float32", name="logits",
-                               kernel_initializer="glorot_uniform")
+    if cfg.logit_type == "cosine":
+        return CosineLogits(cfg.num_classes, cfg.cosine_scale, name="logits")(x)
+    dense = keras.layers.Dense(cfg.num_classes, dtype="float32", name="logits", kernel_initializer="glorot_uniform",
+                               bias_initializer=keras.initializers.Constant(cfg.logit_bias_init))
     f.namer.record("logits", "dense")
     return dense(x)
 

@@ -7,6 +7,7 @@ here is what one replica computes (the runner wraps it in `strategy.run`).
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import keras
 import tensorflow as tf
@@ -69,10 +70,19 @@ class ClassificationTask:
         keras.config.set_dtype_policy(DTYPE_POLICIES[self.config.train.dtype])
         try:
             size = self.preprocess_config().train_size if self.config.model.resnet_version == 2 else None
-            model_cfg = dataclasses.replace(self.config.model, input_size=self.config.model.input_size or size)
+            model_cfg = dataclasses.replace(self.config.model, input_size=self.config.model.input_size or size,
+                                            logit_bias_init=self.logit_bias_init())
             return build_model(config=model_cfg)
         finally:
             keras.config.set_dtype_policy("float32")
+
+    def logit_bias_init(self) -> float:
+        """The original's FC bias init: 0 for softmax, −log(C − 1) for sigmoid and focal (a prior
+        of 1/C per class), unless the model config sets one."""
+        model, loss_type = self.config.model, self.config.train.cls_loss_type
+        if model.logit_bias_init or loss_type == "softmax" or model.num_classes < 3:
+            return model.logit_bias_init
+        return -math.log(model.num_classes - 1)
 
     def build_regularization(self, model: keras.Model) -> Regularization:
         t = self.config.train
@@ -83,7 +93,7 @@ class ClassificationTask:
     def compute_loss(self, model, features, targets, regularization, num_replicas: int, teacher=None):
         """Per-replica loss scaled so that summing over replicas gives the global mean."""
         logits = model(features["image"], training=True)
-        parts = {"cross_entropy": losses.soft_cross_entropy(targets["targets"], logits)}
+        parts = {"cross_entropy": self.supervised_loss(targets["targets"], logits)}
         kd_temp = self.config.data.kd_temp
         if kd_temp > 0:
             probs = targets.get("teacher_probs")
@@ -93,6 +103,13 @@ class ClassificationTask:
         parts["regularization"] = regularization.loss()
         total = tf.add_n(list(parts.values()))
         return total / num_replicas, logits, parts
+
+    def supervised_loss(self, targets, logits) -> tf.Tensor:
+        """Softmax CE (ArcFace margin on cosine heads), sigmoid BCE or focal: `--cls_loss_type`."""
+        t, m = self.config.train, self.config.model
+        arc_scale = m.cosine_scale if m.logit_type == "cosine" else 0.0
+        return losses.supervised_loss(targets, logits, t.cls_loss_type, arc_scale=arc_scale, arc_margin=t.arc_margin,
+                                      focal_gamma=t.focal_gamma, focal_alpha=t.focal_alpha)
 
     def replica_gradients(self, model, features, targets, regularization, num_replicas: int, teacher=None,
                           optimizer=None):

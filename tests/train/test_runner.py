@@ -127,7 +127,7 @@ def test_flags_translate_to_config_with_original_names_and_aliases(toy_data):
 @pytest.mark.parametrize("argv,message", [
     (["--eval_only", "--export_only"], "contradict"),
     (["--eval_only", "--mode=train"], "contradicts"),
-    (["--cls_loss_type=sigmoid"], "only softmax"),
+    (["--cls_loss_type=hinge"], "cls_loss_type='hinge'"),
     (["--lrdt=linear"], "learning_rate_decay_type"),
     (["--lr_multipliers=head"], "group=value"),
 ])
