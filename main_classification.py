@@ -33,6 +33,11 @@ def main(_argv):
     except ConfigError as error:  # a user's mistake: one line naming the flag, no traceback
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
+    except tf.errors.UnavailableError as error:  # multi-worker: a peer died (its collectives were aborted)
+        reason = str(error).strip().splitlines()[0][:200]
+        print(f"error: lost contact with another worker ({reason}); restart every worker with the same "
+              f"command: training resumes from the last checkpoint in {fv.model_dir}", file=sys.stderr)
+        sys.exit(3)
     if results:
         print("final: " + ", ".join(f"{k}={v:.4f}" for k, v in results.items() if isinstance(v, float)))
 

@@ -39,17 +39,25 @@ class BestCheckpointKeeper:
         entries = [e for e in self.entries() if e["step"] != step]
         entries.append({"step": step, self.metric: value, "checkpoint": os.path.basename(checkpoint_path)})
         entries.sort(key=lambda e: (-e[self.metric], e["step"]))
-        kept, dropped = entries[:self.keep], entries[self.keep:]
+        kept = entries[:self.keep]
         if all(e["step"] != step for e in kept):
             return False
         os.makedirs(self.directory, exist_ok=True)
-        for path in glob.glob(checkpoint_path + ".*"):
-            shutil.copy2(path, os.path.join(self.directory, os.path.basename(path)))
-        for entry in dropped:
-            for path in glob.glob(os.path.join(self.directory, entry["checkpoint"] + ".*")):
-                os.unlink(path)
+        for path in glob.glob(checkpoint_path + ".*"):  # copy, then rename: a kill leaves no half file
+            target = os.path.join(self.directory, os.path.basename(path))
+            shutil.copy2(path, target + ".partial")
+            os.replace(target + ".partial", target)
         write_json_atomic(self.index_path, kept)
+        self._remove_unlisted({e["checkpoint"] for e in kept})
         return True
+
+    def _remove_unlisted(self, listed: set) -> None:
+        """Delete checkpoint files in best/ that the index does not list (dropped entries, or
+        copies a killed run made before it could write the index)."""
+        for name in os.listdir(self.directory):
+            prefix = name.split(".", 1)[0]
+            if name != BEST_INDEX and prefix.startswith("ckpt-") and (prefix not in listed or name.endswith(".partial")):
+                os.unlink(os.path.join(self.directory, name))
 
 
 def is_tf1_checkpoint(path: str) -> bool:

@@ -8,6 +8,7 @@ input pipeline also restarts at the record where the checkpoint stopped.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import shutil
 import time
@@ -27,7 +28,7 @@ from assembled_cnn.train.ema import WeightEma
 from assembled_cnn.train.regularizers import gradient_multipliers
 from assembled_cnn.train.schedules import LrScheduleSpec, OriginalLrSchedule, dropblock_keep_prob, learning_rate
 from assembled_cnn.train.strategy import is_chief, make_strategy
-from assembled_cnn.train.summaries import RunLog
+from assembled_cnn.train.summaries import RunLog, read_metrics
 from assembled_cnn.train.task import ClassificationTask
 from assembled_cnn.utils.io import write_json_atomic
 
@@ -184,6 +185,19 @@ class Runner:
         write_json_atomic(os.path.join(run_dir, "hparams.json"), self.config.to_dict())
         save_model_config(run_dir, model_info(self.model).config)
 
+    def _recover_run_files(self, step: int) -> None:
+        """After a kill: forget metrics logged past the restored step and half-written checkpoints."""
+        if not self.chief:
+            return
+        dropped = self.log.rewind(step)
+        for path in glob.glob(os.path.join(self.model_dir, "ckpt-*_temp*")):
+            if os.path.isdir(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
+        if dropped:
+            print(f"dropped {dropped} metrics.jsonl lines logged after step {step} by an interrupted run")
+
     def save(self) -> str:
         return self.manager.save(checkpoint_number=self.step)
 
@@ -199,6 +213,7 @@ class Runner:
         """Train to `until_step` (default: the end), evaluating at the eval boundaries."""
         start = self.restore_or_initialize()
         self._write_run_files()
+        self._recover_run_files(start)
         target = min(until_step or self.total_steps, self.total_steps)
         if start >= target:
             return self.evaluate() if evaluate else {}
@@ -209,6 +224,8 @@ class Runner:
         stops = set(eval_boundaries(self.total_steps, self.steps_per_epoch, run.epochs_between_evals,
                                     run.ratio_fine_eval)) if evaluate else set()
         results: dict = {}
+        if start in stops and not any(r["step"] == start for r in read_metrics(run.model_dir, "eval")):
+            results = self._evaluate_and_keep(self.manager.latest_checkpoint)  # killed before this evaluation
         with tqdm(total=target, initial=start, desc="train", unit="step", disable=not self.chief) as bar:
             while self.step < target:
                 losses = self._run_steps(iterator, self._next_stop(target, save_every, stops), bar)

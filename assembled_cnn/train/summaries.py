@@ -7,6 +7,8 @@ import os
 
 import tensorflow as tf
 
+from assembled_cnn.utils.io import write_text_atomic
+
 METRICS_FILE = "metrics.jsonl"
 
 
@@ -34,6 +36,20 @@ class RunLog:
         with open(os.path.join(self.model_dir, METRICS_FILE), "a") as handle:
             handle.write(json.dumps({"step": int(step), "mode": mode, **scalars}) + "\n")
 
+    def rewind(self, step: int) -> int:
+        """Drop metrics.jsonl lines past `step` (and a line cut by a kill) before a resumed run
+        logs those steps again: the file never holds a step twice. Returns the lines dropped."""
+        path = os.path.join(self.model_dir, METRICS_FILE)
+        if not self.enabled or not os.path.exists(path):
+            return 0
+        with open(path) as handle:
+            lines = handle.read().split("\n")
+        kept = [line for line in lines if _parses(line) and json.loads(line)["step"] <= step]
+        dropped = sum(1 for line in lines if line.strip()) - len(kept)
+        if dropped:
+            write_text_atomic(path, "".join(line + "\n" for line in kept))
+        return dropped
+
     def close(self) -> None:
         for writer in self._writers.values():
             writer.close()
@@ -46,3 +62,10 @@ def read_metrics(model_dir: str, mode: str | None = None) -> list[dict]:
     with open(path) as handle:
         rows = [json.loads(line) for line in handle if line.strip()]
     return [r for r in rows if mode is None or r.get("mode") == mode]
+
+
+def _parses(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict) and "step" in json.loads(line)
+    except ValueError:
+        return False

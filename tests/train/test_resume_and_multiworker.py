@@ -142,3 +142,34 @@ def test_two_workers_on_localhost_match_one_worker_with_the_same_global_batch(to
         assert relative_error(one[name], two[name]) < 1e-3, name
     loss = lambda d: [json.loads(l)["loss"] for l in open(d / "metrics.jsonl") if '"train"' in l]  # noqa: E731
     np.testing.assert_allclose(loss(tmp_path / "multi"), loss(tmp_path / "single"), rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_epoch_then_both_restarted_resume_to_the_uninterrupted_weights(toy_data, tmp_path):
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    ports = free_ports(2)
+    wait_all(launch_workers(main_args(toy_data, straight, MULTI), ports=ports))
+    procs = launch_workers(main_args(toy_data, killed, MULTI), ports=ports)
+    deadline = time.time() + 240
+    while not (killed / "ckpt-4.index").exists():  # step 4 of 8 per epoch: mid-epoch
+        assert all(p.poll() is None for p in procs) and time.time() < deadline, "training ended too early"
+        time.sleep(0.02)
+    procs[1].send_signal(signal.SIGKILL)
+    _, err = procs[0].communicate(timeout=120)  # the chief notices within seconds and stops
+    procs[1].wait()
+    assert procs[0].returncode == 3, err[-3000:]
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("error: lost contact with another worker") and "restart every worker" in last
+    interrupted_at = int(tf.train.latest_checkpoint(str(killed)).rsplit("-", 1)[1])
+    assert 4 <= interrupted_at < 12
+    outputs = wait_all(launch_workers(main_args(toy_data, killed, MULTI), ports=ports))
+    assert f"resumed from {killed / f'ckpt-{interrupted_at}'}" in outputs[0][0]
+    path_a, a = model_weights(straight)
+    path_b, b = model_weights(killed)
+    assert path_a.endswith("ckpt-12") and path_b.endswith("ckpt-12")
+    assert a.keys() == b.keys() and len(a) > 150
+    for name in a:  # deterministic mode: the same collectives in the same order give the same bits
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+    rows = [json.loads(line) for line in open(killed / "metrics.jsonl")]
+    steps = [r["step"] for r in rows if r["mode"] == "train"]
+    assert steps == list(range(1, 13))  # the steps redone after the restart are logged once
