@@ -21,6 +21,7 @@ from tqdm import tqdm
 from assembled_cnn.config import ExperimentConfig
 from assembled_cnn.model_dir import save_model_config
 from assembled_cnn.nets import model_info
+from assembled_cnn.retrieval.evaluate import embedding_model, extract_embeddings, make_embed_fn, retrieval_metrics
 from assembled_cnn.train import metrics as metrics_lib
 from assembled_cnn.train.clean import clean_model_dir
 from assembled_cnn.train.checkpoints import BestCheckpointKeeper, all_finite, warm_start
@@ -66,7 +67,7 @@ class Runner:
             t.learning_rate_decay_type, t.base_learning_rate, self.steps_per_epoch, self.total_steps,
             t.lr_warmup_epochs, t.num_epochs_per_decay, t.learning_rate_decay_factor, t.end_learning_rate,
             tuple(t.piecewise_lr_boundary_epochs), tuple(t.piecewise_lr_decay_rates))
-        self.metric_name = info.primary_metric
+        self.metric_name = "recall_at_1" if run.zeroshot_eval else info.primary_metric
         if run.clean and self.chief and run.mode in ("train", "train_and_eval"):
             kept = clean_model_dir(run.model_dir)
             if kept:
@@ -75,7 +76,7 @@ class Runner:
         with self.strategy.scope():
             self._build_state()
         self.log = RunLog(run.model_dir, enabled=self.chief)
-        self._train_fn = self._eval_fn = None
+        self._train_fn = self._eval_fn = self._embed_fn = None
 
     def _writable_dir(self, model_dir: str) -> str:
         """Non-chief workers of multi-worker training save into a scratch dir (TF's rule)."""
@@ -272,6 +273,8 @@ class Runner:
 
     def evaluate(self) -> dict:
         """Metrics of the current weights (the EMA copy when EMA is on) on the validation set."""
+        if self.config.run.zeroshot_eval:
+            return self.evaluate_retrieval()
         self._eval_fn = self._eval_fn or self._make_eval_fn()
         dataset = self.strategy.distribute_datasets_from_function(lambda ctx: self.task.build_inputs(False, ctx))
         total = None
@@ -283,6 +286,20 @@ class Runner:
         self.log.write("eval", self.step, results)
         print(f"eval at step {self.step}: " + ", ".join(f"{k}={v:.4f}" for k, v in results.items()
                                                           if isinstance(v, float)))
+        return results
+
+    def evaluate_retrieval(self) -> dict:
+        """`--zeroshot_eval`: Recall@K of the validation embeddings (every image queries all others)."""
+        if self._embed_fn is None:
+            self._embed_fn = make_embed_fn(self.strategy, embedding_model(self.model))
+        dataset = self.strategy.distribute_datasets_from_function(lambda ctx: self.task.build_inputs(False, ctx))
+        with self.ema.swapped_in() if self.ema else contextlib.nullcontext():
+            embeddings, labels = extract_embeddings(self._embed_fn, dataset)
+        run = self.config.run
+        results = retrieval_metrics(embeddings, labels, run.recall_at_k, run.eval_similarity)
+        self.log.write("eval", self.step, results)
+        print(f"retrieval eval at step {self.step} ({run.eval_similarity}, {results['num_queries']} queries): "
+              + ", ".join(f"{k}={v:.4f}" for k, v in results.items() if k.startswith("recall_at_")))
         return results
 
     def _evaluate_and_keep(self, checkpoint_path: str) -> dict:
