@@ -1,6 +1,6 @@
 """Repeated SIGKILLs of one deterministic training run: does every restart resume exactly?
 
-    python benchmarks/chaos_resume.py [--kills 20] [--epochs 8] [--seed 0] [--out FILE.json]
+    python benchmarks/chaos_resume.py [--kills 20] [--epochs 16] [--seed 0] [--out FILE.json]
 
 A reference run trains uninterrupted. The chaos run is started, killed with SIGKILL at a random
 moment of a chosen kind, restarted with the same command, and so on `--kills` times, then left to
@@ -65,9 +65,11 @@ class Run:
         threading.Thread(target=self._watch_stderr, daemon=True).start()
 
     def _watch_stderr(self):
+        tail = b""
         for raw in iter(lambda: self.process.stderr.read(64), b""):
-            if b"eval:" in raw or b"eval " in raw:
+            if b"eval:" in tail + raw:  # the evaluation's progress bar ("eval: 0batch ...") has started
                 self.evaluating.set()
+            tail = raw[-8:]
 
     def _progressed(self) -> bool:
         return latest_step(self.model_dir) > self.resumed_from
@@ -185,7 +187,7 @@ def passed(result: dict) -> bool:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--kills", type=int, default=20)
-    parser.add_argument("--epochs", type=float, default=8)
+    parser.add_argument("--epochs", type=float, default=16, help="8 steps an epoch")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work_dir", default=None, help="default: a new temporary folder")
     parser.add_argument("--out", default=None, help="write the result JSON here")

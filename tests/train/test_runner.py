@@ -105,11 +105,16 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(to
     runner.close()
 
 
-def parse(argv):
+def parse(argv, model_dir="/nonexistent/run"):
     fv = flags.FlagValues()
     define_flags(fv)
-    fv(["prog", *argv])
+    fv(["prog", *([f"--md={model_dir}"] if model_dir else []), *argv])
     return fv
+
+
+def test_model_dir_is_required():
+    with pytest.raises(ConfigError, match="--model_dir is required"):
+        config_from_flags(parse(["--dataset_name=toy"], model_dir=None))
 
 
 def test_flags_translate_to_config_with_original_names_and_aliases(toy_data):
