@@ -58,6 +58,10 @@ _REGISTRY: dict[str, DatasetInfo] = {info.name: info for info in [
     _entry("cub200", 200, 5_994, 5_794),
     # The original `cub_200_2011` key: zero-shot retrieval split, 100 train classes.
     _entry("cub200_zeroshot", 100, 5_864, 5_924, shuffle_buffer=100, num_train_files=100),
+    # Retrieval (zero-shot) splits: validation classes are not training classes, as the original.
+    _entry("cars196_zeroshot", 196, 8_054, 8_131, num_validation_files=128),
+    _entry("sop", 11_318, 59_551, 60_502, shuffle_buffer=50_000),
+    _entry("ifood2019", 251, 118_475, 11_994),
     _entry("dtd", 47, 3_760, 1_880),
     _entry("caltech101", 101, 3_030, 5_647, primary_metric=MEAN_PER_CLASS),
     _entry("sun397", 397, 19_850, 19_850),
@@ -67,7 +71,7 @@ _REGISTRY: dict[str, DatasetInfo] = {info.name: info for info in [
     _entry("fashion_mnist", 10, 60_000, 10_000, **_DIGITS),
 ]}
 
-ALIASES = {"cars196": "stanford_cars", "cub_200_2011": "cub200"}
+ALIASES = {"cars196": "stanford_cars", "cub_200_2011": "cub200", "SOP": "sop", "iFood2019": "ifood2019"}
 DESCRIBED_BY_FILE = {"imagefolder"}
 
 

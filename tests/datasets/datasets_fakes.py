@@ -280,10 +280,49 @@ def make_fashion_mnist(root: Path) -> Fake:
                                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"])
 
 
+def make_sop(root: Path) -> Fake:
+    base = root / "Stanford_Online_Products"
+    header = "image_id class_id super_class_id path"
+    # (class_id, super class, product): classes 1-2 train, 3 test (disjoint, as the real split)
+    rows = {"Ebay_train.txt": [(1, "bicycle", "111085122871"), (1, "bicycle", "111085122871"),
+                               (2, "chair", "121201459822")],
+            "Ebay_test.txt": [(3, "chair", "130550491283"), (3, "chair", "130550491283")]}
+    expected = {"train": {}, "validation": {}}
+    image_id = 0
+    for list_name, entries in rows.items():
+        lines = [header]
+        for n, (class_id, superclass, product) in enumerate(entries):
+            image_id += 1
+            relative = f"{superclass}_final/{product}_{n}.JPG"
+            write_image(base / relative, seed=image_id)
+            lines.append(f"{image_id} {class_id} {1 if superclass == 'bicycle' else 2} {relative}")
+            expected["train" if list_name == "Ebay_train.txt" else "validation"][f"{product}_{n}.JPG"] = class_id - 1
+        _lines(base / list_name, lines)
+    names = {0: "bicycle/111085122871", 1: "chair/121201459822", 2: "chair/130550491283"}
+    return Fake(root, expected, names, 3)
+
+
+def make_ifood2019(root: Path) -> Fake:
+    names = [f"food_{i}" for i in range(251)]
+    _lines(root / "class_list.txt", [f"{i} {name}" for i, name in enumerate(names)])
+    expected = {"train": {}, "validation": {}}
+    for split, folder, csv, labels in (("train", "train_set", "train_info.csv", [0, 250, 7]),
+                                       ("validation", "val_set", "val_info.csv", [250, 3])):
+        rows = []
+        for i, label in enumerate(labels):
+            name = f"{split}_{i:06d}.jpg"
+            write_image(root / folder / name, seed=i + label)
+            rows.append(f"{name},{label}")
+            expected[split][name] = label
+        _lines(root / csv, rows)
+    return Fake(root, expected, dict(enumerate(names)), 251)
+
+
 FAKES = {
     "imagefolder": make_imagefolder, "imagenet": make_imagenet, "food101": make_food101,
     "stanford_cars": make_stanford_cars, "fgvc_aircraft": make_fgvc_aircraft,
     "oxford_iiit_pet": make_oxford_iiit_pet, "oxford_flowers102": make_oxford_flowers102,
     "cub200": make_cub200, "dtd": make_dtd, "sun397": make_sun397, "cifar10": make_cifar10,
     "cifar100": make_cifar100, "mnist": make_mnist, "fashion_mnist": make_fashion_mnist,
+    "sop": make_sop, "ifood2019": make_ifood2019,
 }

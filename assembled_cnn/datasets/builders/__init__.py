@@ -19,6 +19,9 @@ _READERS: dict[str, tuple[str, str]] = {
     "imagenet": ("imagenet", "read"),
     "food101": ("food101", "read"),
     "stanford_cars": ("stanford_cars", "read"),
+    "cars196_zeroshot": ("stanford_cars", "read_zeroshot"),
+    "sop": ("sop", "read"),
+    "ifood2019": ("ifood2019", "read"),
     "fgvc_aircraft": ("fgvc_aircraft", "read"),
     "oxford_iiit_pet": ("oxford_iiit_pet", "read"),
     "oxford_flowers102": ("oxford_flowers102", "read"),
@@ -38,7 +41,7 @@ _READERS: dict[str, tuple[str, str]] = {
     "foolbox_fashion_mnist": ("foolbox_samples", "read_fashion_mnist"),
 }
 
-ALIASES = {"cars196": "stanford_cars", "cub_200_2011": "cub200"}
+ALIASES = {"cars196": "stanford_cars", "cub_200_2011": "cub200", "SOP": "sop", "iFood2019": "ifood2019"}
 
 
 def builder_names() -> list[str]:

@@ -3,6 +3,9 @@
 Label = class - 1 (0..195) and the split is the ``test`` flag, as in the original
 build_cars196.py; the bounding box is stored in the record (the original parsed
 --use_bbox but never passed it on).
+
+``read_zeroshot``: the original build_cars196_zeroshot.py split: classes 0..97 train,
+98..195 validation, labels not re-based (8,054 / 8,131).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from assembled_cnn.datasets.builders.base import (TRAIN, VALIDATION, BuildConfig
 from assembled_cnn.datasets.builders.matfile import load_mat
 
 ANNOTATIONS = "cars_annos.mat"
+ZERO_SHOT_TRAIN_CLASSES = 98
 
 
 def _class_names(mat: dict) -> list[str]:
@@ -42,3 +46,12 @@ def read(raw_dir: Path, config: BuildConfig) -> RawDataset:
                        text=names[class_id - 1], bboxes_pixels=[box])
         splits[VALIDATION if int(record["test"]) else TRAIN].append(item)
     return RawDataset(splits, names)
+
+
+def read_zeroshot(raw_dir: Path, config: BuildConfig) -> RawDataset:
+    full = read(raw_dir, config)
+    items = full.splits[TRAIN] + full.splits[VALIDATION]
+    items.sort(key=lambda item: item.filename)  # the annotation order, whatever the official split
+    return RawDataset({TRAIN: [i for i in items if i.label < ZERO_SHOT_TRAIN_CLASSES],
+                       VALIDATION: [i for i in items if i.label >= ZERO_SHOT_TRAIN_CLASSES]}, full.class_names,
+                      notes={"split": "zero-shot: classes 0..97 train, 98..195 validation"})
