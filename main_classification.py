@@ -20,6 +20,7 @@ def main(_argv):
     import tensorflow as tf
 
     from assembled_cnn.config import ConfigError
+    from assembled_cnn.train.preemption import RESTARTABLE_EXIT_CODE, PreemptedError
     from assembled_cnn.train.runner import run
 
     fv = flags.FLAGS
@@ -33,6 +34,9 @@ def main(_argv):
     except ConfigError as error:  # a user's mistake: one line naming the flag, no traceback
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
+    except PreemptedError as stopped:  # SIGTERM: a checkpoint of the current step was saved
+        print(f"stopped: {stopped}", file=sys.stderr)
+        sys.exit(RESTARTABLE_EXIT_CODE)
     except tf.errors.UnavailableError as error:  # multi-worker: a peer died (its collectives were aborted)
         reason = str(error).strip().splitlines()[0][:200]
         print(f"error: lost contact with another worker ({reason}); restart every worker with the same "

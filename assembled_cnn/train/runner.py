@@ -26,6 +26,7 @@ from assembled_cnn.train import metrics as metrics_lib
 from assembled_cnn.train.clean import clean_model_dir
 from assembled_cnn.train.checkpoints import BestCheckpointKeeper, all_finite, warm_start
 from assembled_cnn.train.ema import WeightEma
+from assembled_cnn.train.preemption import PreemptedError, TerminationWatch
 from assembled_cnn.train.regularizers import gradient_multipliers
 from assembled_cnn.train.schedules import LrScheduleSpec, OriginalLrSchedule, dropblock_keep_prob, learning_rate
 from assembled_cnn.train.strategy import is_chief, make_strategy
@@ -77,6 +78,7 @@ class Runner:
             self._build_state()
         self.log = RunLog(run.model_dir, enabled=self.chief)
         self._train_fn = self._eval_fn = self._embed_fn = None
+        self.termination = TerminationWatch()
 
     def _writable_dir(self, model_dir: str) -> str:
         """Non-chief workers of multi-worker training save into a scratch dir (TF's rule)."""
@@ -227,9 +229,13 @@ class Runner:
         results: dict = {}
         if start in stops and not any(r["step"] == start for r in read_metrics(run.model_dir, "eval")):
             results = self._evaluate_and_keep(self.manager.latest_checkpoint)  # killed before this evaluation
-        with tqdm(total=target, initial=start, desc="train", unit="step", disable=not self.chief) as bar:
+        with tqdm(total=target, initial=start, desc="train", unit="step", disable=not self.chief) as bar, \
+                self.termination:
             while self.step < target:
                 losses = self._run_steps(iterator, self._next_stop(target, save_every, stops), bar)
+                if self.termination.requested:
+                    raise PreemptedError(f"SIGTERM: saved {self._checked_save(losses)} at step {self.step}; "
+                                         "run the same command to resume")
                 if self.step % save_every == 0 or self.step in stops or self.step == target:
                     self._checked_save(losses)
                 if self.step in stops:
@@ -249,8 +255,12 @@ class Runner:
         start_step, started = self.step, time.perf_counter()
         losses = {}
         for _ in range(stop - start_step):  # no per-step read of the step counter: no host sync
+            if self.termination.requested:
+                break
             losses = self._train_fn(iterator)
             bar.update(1)
+        if not losses:
+            return {}
         values = {k: float(v) for k, v in losses.items()}
         if not np.isfinite(values.get("loss", 0.0)):
             raise TrainingDivergedError(

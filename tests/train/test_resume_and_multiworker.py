@@ -173,3 +173,28 @@ def test_a_worker_killed_mid_epoch_then_both_restarted_resume_to_the_uninterrupt
     rows = [json.loads(line) for line in open(killed / "metrics.jsonl")]
     steps = [r["step"] for r in rows if r["mode"] == "train"]
     assert steps == list(range(1, 13))  # the steps redone after the restart are logged once
+
+
+@pytest.mark.slow
+def test_sigterm_checkpoints_the_current_step_and_the_same_command_resumes_exactly(toy_data, tmp_path):
+    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
+    extra = ("--save_checkpoints_steps=5",)
+    subprocess.run(main_args(toy_data, straight, *extra), check=True, env=env(), capture_output=True)
+    process = subprocess.Popen(main_args(toy_data, stopped, *extra), env=env(), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while not (stopped / "ckpt-5.index").exists():
+        assert process.poll() is None and time.time() < deadline, "training ended before the signal"
+        time.sleep(0.01)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 143, err[-3000:]
+    saved_at = int(tf.train.latest_checkpoint(str(stopped)).rsplit("-", 1)[1])
+    assert f"stopped: SIGTERM: saved {stopped / f'ckpt-{saved_at}'} at step {saved_at}" in err
+    assert 5 <= saved_at < 12
+    resumed = subprocess.run(main_args(toy_data, stopped, *extra), env=env(), capture_output=True, text=True)
+    assert resumed.returncode == 0 and f"resumed from {stopped / f'ckpt-{saved_at}'}" in resumed.stdout
+    _, a = model_weights(straight)
+    _, b = model_weights(stopped)
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
