@@ -1,0 +1,1 @@
+"""Weight import: readers of foreign checkpoint formats and their mapping onto the model zoo."""
