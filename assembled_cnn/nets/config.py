@@ -14,7 +14,7 @@ RESNET_BLOCKS = {
     2: {50: (3, 4, 6, 3), 101: (4, 8, 18, 3), 152: (5, 12, 30, 3)},
 }
 BASIC_BLOCK_SIZES = (18, 34)
-ARCHITECTURES = ("resnet", "mobilenet_v1", "mobilenet_v2")
+ARCHITECTURES = ("resnet", "mobilenet_v1", "mobilenet_v2", "efficientnet_lite")
 POOL_TYPES = ("gap", "gem", "flatten")
 LOGIT_TYPES = ("dense", "cosine")  # cosine: the cosine-softmax (ArcFace) classifier
 ANTI_ALIAS_PARTS = ("sconv", "proj")
@@ -51,6 +51,7 @@ class ModelConfig:
     embedding_size: int = 0
     no_downsample: bool = False
     width_multiplier: float = 1.0
+    depth_multiplier: float = 1.0  # EfficientNet-Lite: repeats per stage scaled by ceil(depth · n)
     dropout_rate: float = 0.0
     logit_type: str = "dense"
     cosine_scale: float = 30.0     # s of the cosine logits (the original's --arc_s)

@@ -7,6 +7,8 @@ from typing import Any, Callable
 import keras
 
 from assembled_cnn.nets.config import ModelConfig, ModelConfigError
+from assembled_cnn.nets.efficientnet_lite import VARIANTS, build_efficientnet_lite
+from assembled_cnn.nets.efficientnet_lite import preset as efficientnet_lite_preset
 from assembled_cnn.nets.mobilenet import build_mobilenet_v1, build_mobilenet_v2
 from assembled_cnn.nets.resnet import build_resnet
 
@@ -28,12 +30,14 @@ PRESETS: dict[str, dict[str, Any]] = {
     "mobilenet_v1": dict(architecture="mobilenet_v1"),
     "se_mobilenet_v1": dict(architecture="mobilenet_v1", use_se_block=True),
     "mobilenet_v2": dict(architecture="mobilenet_v2"),
+    **{f"efficientnet_lite{v}": efficientnet_lite_preset(v) for v in VARIANTS},
 }
 
 _BUILDERS: dict[str, Callable[[ModelConfig], keras.Model]] = {
     "resnet": build_resnet,
     "mobilenet_v1": build_mobilenet_v1,
     "mobilenet_v2": build_mobilenet_v2,
+    "efficientnet_lite": build_efficientnet_lite,
 }
 
 

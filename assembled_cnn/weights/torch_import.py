@@ -1,0 +1,162 @@
+"""Assigns PyTorch state dicts (torchvision ResNets, MoCo v2, EfficientNet-Lite) to our models.
+
+A layout is a list of (regex on our Keras layer name, replacement giving the torch prefix). The
+kind of each layer decides how its tensors are copied: conv (O, I, kh, kw) -> (kh, kw, I, O),
+depthwise (C, 1, kh, kw) -> (kh, kw, C, 1), dense (out, in) -> (in, out), BN
+weight/bias/running_mean/running_var -> gamma/beta/moving_mean/moving_variance. Every model
+weight is assigned or reported missing, every state-dict tensor used or reported unexpected,
+with shapes, like `load_tf1_checkpoint`; a mismatch is an error unless the head is skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+
+from assembled_cnn.nets.model_info import HEAD_LAYERS, is_batch_norm_folded, model_info
+from assembled_cnn.weights.torch_reader import TorchCheckpointError, load_torch_file
+
+_BN_NAMES = {"gamma": "weight", "beta": "bias", "moving_mean": "running_mean", "moving_variance": "running_var"}
+_IGNORED = re.compile(r"(num_batches_tracked$)")
+MOCO_PREFIX = "module.encoder_q."
+
+EFFICIENTNET_LITE_LAYOUT = [
+    (r"stem_conv", "_conv_stem"), (r"stem_conv_bn", "_bn0"),
+    (r"b(\d+)_expand", r"_blocks.\1._expand_conv"), (r"b(\d+)_expand_bn", r"_blocks.\1._bn0"),
+    (r"b(\d+)_dw", r"_blocks.\1._depthwise_conv"), (r"b(\d+)_dw_bn", r"_blocks.\1._bn1"),
+    (r"b(\d+)_project", r"_blocks.\1._project_conv"), (r"b(\d+)_project_bn", r"_blocks.\1._bn2"),
+    (r"head_conv", "_conv_head"), (r"head_conv_bn", "_bn1"), (r"logits", "_fc"),
+]
+_RESNET_COMMON = [
+    (r"stem_conv", "conv1"), (r"stem_conv_bn", "bn1"), (r"logits", "fc"),
+    (r"s(\d)_b(\d+)_proj", r"layer\1.\2.downsample.0"), (r"s(\d)_b(\d+)_proj_bn", r"layer\1.\2.downsample.1"),
+]
+TORCHVISION_BOTTLENECK_LAYOUT = _RESNET_COMMON + [
+    (r"s(\d)_b(\d+)_conv(\d)", r"layer\1.\2.conv\3"), (r"s(\d)_b(\d+)_conv(\d)_bn", r"layer\1.\2.bn\3")]
+# Our basic block names its two 3x3 convs conv2/conv3 (the bottleneck's middle and last).
+TORCHVISION_BASIC_LAYOUT = _RESNET_COMMON + [
+    (r"s(\d)_b(\d+)_conv2", r"layer\1.\2.conv1"), (r"s(\d)_b(\d+)_conv2_bn", r"layer\1.\2.bn1"),
+    (r"s(\d)_b(\d+)_conv3", r"layer\1.\2.conv2"), (r"s(\d)_b(\d+)_conv3_bn", r"layer\1.\2.bn2")]
+
+
+class TorchImportError(ValueError):
+    """The state dict does not fit the model; the message lists names and shapes."""
+
+
+@dataclass
+class TorchImportReport:
+    source: str
+    assigned: list[tuple[str, str, tuple]] = field(default_factory=list)  # (torch name, keras var, shape)
+    missing: list[tuple[str, tuple]] = field(default_factory=list)  # model weights kept as initialised
+    unexpected: list[tuple[str, tuple]] = field(default_factory=list)  # state-dict tensors not used
+    ignored: list[str] = field(default_factory=list)  # bookkeeping (num_batches_tracked)
+
+    def summary(self) -> str:
+        lines = [f"PyTorch weights {self.source}: assigned {len(self.assigned)} tensors"]
+        for title, rows in (("kept freshly initialised", self.missing), ("not used", self.unexpected)):
+            if rows:
+                lines.append(f"  {title} ({len(rows)}): " + ", ".join(f"{n} {tuple(s)}" for n, s in rows))
+        if self.ignored:
+            lines.append(f"  ignored bookkeeping ({len(self.ignored)}): num_batches_tracked")
+        return "\n".join(lines)
+
+
+def extract_state_dict(obj, source: str = "") -> dict[str, np.ndarray]:
+    """The tensors of a checkpoint: unwraps {'state_dict': ...}/{'model': ...}, DataParallel's
+    `module.` prefix, and MoCo v2's query encoder (`module.encoder_q.`; the key encoder is dropped)."""
+    for key in ("state_dict", "model"):
+        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
+            obj = obj[key]
+            break
+    if not isinstance(obj, dict) or not any(isinstance(v, np.ndarray) for v in obj.values()):
+        raise TorchCheckpointError(f"{source}: no state dict of tensors found (keys: {list(obj)[:8]})")
+    tensors = {k: v for k, v in obj.items() if isinstance(v, np.ndarray)}
+    if any(k.startswith(MOCO_PREFIX) for k in tensors):
+        return {k[len(MOCO_PREFIX):]: v for k, v in tensors.items() if k.startswith(MOCO_PREFIX)}
+    if all(k.startswith("module.") for k in tensors):
+        return {k[len("module."):]: v for k, v in tensors.items()}
+    return tensors
+
+
+def layout_for(model: keras.Model) -> list[tuple[str, str]]:
+    config = model_info(model).config
+    if config.architecture == "efficientnet_lite":
+        return EFFICIENTNET_LITE_LAYOUT
+    if config.architecture == "resnet" and config.resnet_version == 1 and not (
+            config.use_resnet_d or config.use_sk_block or config.use_se_block or config.anti_alias_parts):
+        return TORCHVISION_BOTTLENECK_LAYOUT if config.uses_bottleneck else TORCHVISION_BASIC_LAYOUT
+    raise TorchImportError(f"no PyTorch layout for model {model.name!r} ({config.architecture}); supported: "
+                           "efficientnet_lite*, plain resnet18/34/50/101/152 (torchvision/MoCo v2)")
+
+
+def torch_prefix(layer_name: str, layout) -> str | None:
+    for pattern, replacement in layout:
+        if re.fullmatch(pattern, layer_name):
+            return re.sub(pattern, replacement, layer_name)
+    return None
+
+
+def _converted(layer, var_name: str, value: np.ndarray) -> np.ndarray:
+    if isinstance(layer, keras.layers.DepthwiseConv2D) and var_name == "kernel":
+        return value.transpose(2, 3, 0, 1)
+    if isinstance(layer, keras.layers.Conv2D) and var_name == "kernel":
+        return value.transpose(2, 3, 1, 0)
+    if isinstance(layer, keras.layers.Dense) and var_name == "kernel":
+        return value.T
+    return value
+
+
+def _torch_name(layer, var_name: str, prefix: str) -> str:
+    if isinstance(layer, keras.layers.BatchNormalization):
+        return f"{prefix}.{_BN_NAMES[var_name]}"
+    return f"{prefix}.{'weight' if var_name in ('kernel', 'depthwise_kernel') else var_name}"
+
+
+def plan_import(model: keras.Model, tensors: dict, layout, skip_head: bool):
+    """[(torch name, layer, variable)] to assign, and the report's missing/unexpected lists."""
+    plan, missing, used = [], [], set()
+    for layer in model.layers:
+        prefix = torch_prefix(layer.name, layout) if layer.weights else None
+        for var in layer.weights:
+            name = _torch_name(layer, var.name, prefix) if prefix else None
+            if name is None or name not in tensors or (skip_head and layer.name in HEAD_LAYERS):
+                missing.append((f"{layer.name}/{var.name}", tuple(var.shape)))
+                used.add(name)  # a skipped head's tensors are not "unexpected"
+                continue
+            plan.append((name, layer, var))
+            used.add(name)
+    unexpected = [(n, tuple(v.shape)) for n, v in tensors.items() if n not in used and not _IGNORED.search(n)]
+    return plan, missing, unexpected
+
+
+def load_torch_weights(model: keras.Model, source, skip_head: bool = False) -> TorchImportReport:
+    """Assign a PyTorch checkpoint (path or state dict) to `model`; raises on any misfit."""
+    if is_batch_norm_folded(model):
+        raise TorchImportError(f"model {model.name!r} has folded BatchNorms; import into the unfolded model")
+    name = str(source) if not isinstance(source, dict) else "<state dict>"
+    tensors = extract_state_dict(source if isinstance(source, dict) else load_torch_file(source), name)
+    plan, missing, unexpected = plan_import(model, tensors, layout_for(model), skip_head)
+    wrong = [(n, f"model {tuple(v.shape)} vs file {tensors[n].shape}") for n, layer, v in plan
+             if _converted(layer, v.name, tensors[n]).shape != tuple(v.shape)]
+    head_only = all(n.split("/")[0] in HEAD_LAYERS for n, _ in missing)
+    if wrong or unexpected or (missing and not (skip_head and head_only)):
+        raise TorchImportError(_misfit_message(name, missing, wrong, unexpected))
+    report = TorchImportReport(name, missing=missing, ignored=sorted(n for n in tensors if _IGNORED.search(n)))
+    for torch_name, layer, var in plan:
+        var.assign(_converted(layer, var.name, tensors[torch_name]).astype(var.dtype))
+        report.assigned.append((torch_name, f"{layer.name}/{var.name}", tuple(var.shape)))
+    return report
+
+
+def _misfit_message(name, missing, wrong, unexpected) -> str:
+    parts = [f"PyTorch weights {name} do not match the model:"]
+    for title, rows in (("model weights missing from the file", missing), ("shape mismatches", wrong),
+                        ("file tensors the model does not have", unexpected)):
+        if rows:
+            parts.append(f"  {len(rows)} {title}: " + "; ".join(f"{n} {s}" for n, s in rows[:20]))
+    parts.append("  Hint: the preset must match the file (e.g. resnet50 with num_classes=1000); "
+                 "skip_head=True keeps a fresh classifier (MoCo v2 files have none).")
+    return "\n".join(parts)

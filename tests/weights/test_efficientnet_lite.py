@@ -1,0 +1,112 @@
+"""EfficientNet-Lite: the zoo presets, the state-dict import against a numpy forward pass, and
+the real ImageNet weights on the 20 real foolbox ImageNet photos."""
+
+import os
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from numpy_nets import efficientnet_lite
+from torch_files import write_legacy
+
+from assembled_cnn.nets import build_model
+from assembled_cnn.weights.torch_import import TorchImportError, load_torch_weights
+
+# The published EfficientNet-Lite0 definition (efficientnet_pytorch's block strings, no SE):
+# expansion, kernel, stride, output channels, repeats.
+LITE0_STAGES = ((1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3), (6, 5, 1, 112, 3),
+                (6, 5, 2, 192, 4), (6, 3, 1, 320, 1))
+PUBLISHED_PARAMS = {2: 6.1e6, 4: 13.0e6}  # with the 1000-class head (Lite0: exactly the state dict's)
+
+
+def _random_lite0_state_dict(num_classes, rng):
+    sd, strides = OrderedDict(), []
+
+    def conv(name, shape):
+        sd[f"{name}.weight"] = rng.normal(0, np.sqrt(2.0 / np.prod(shape[1:])), shape)
+
+    def bn(name, channels):
+        sd[f"{name}.weight"] = rng.uniform(0.5, 1.5, channels)
+        sd[f"{name}.bias"] = rng.normal(0, 0.2, channels)
+        sd[f"{name}.running_mean"] = rng.normal(0, 0.2, channels)
+        sd[f"{name}.running_var"] = rng.uniform(0.5, 1.5, channels)
+        sd[f"{name}.num_batches_tracked"] = np.array(5, dtype=np.int64)
+
+    conv("_conv_stem", (32, 3, 3, 3)), bn("_bn0", 32)
+    channels, block = 32, 0
+    for expansion, kernel, stride, out, repeats in LITE0_STAGES:
+        for r in range(repeats):
+            p, hidden = f"_blocks.{block}", channels * expansion
+            if expansion != 1:
+                conv(f"{p}._expand_conv", (hidden, channels, 1, 1)), bn(f"{p}._bn0", hidden)
+            conv(f"{p}._depthwise_conv", (hidden, 1, kernel, kernel)), bn(f"{p}._bn1", hidden)
+            conv(f"{p}._project_conv", (out, hidden, 1, 1)), bn(f"{p}._bn2", out)
+            strides.append(stride if r == 0 else 1)
+            channels, block = out, block + 1
+    conv("_conv_head", (1280, channels, 1, 1)), bn("_bn1", 1280)
+    sd["_fc.weight"] = rng.normal(0, 0.05, (num_classes, 1280))
+    sd["_fc.bias"] = rng.normal(0, 0.1, num_classes)
+    return {k: v.astype(np.float32) if v.dtype == np.float64 else v for k, v in sd.items()}, strides
+
+
+def test_presets_match_published_sizes():
+    for variant, params in PUBLISHED_PARAMS.items():
+        model = build_model(f"efficientnet_lite{variant}", input_size=32)
+        assert abs(model.count_params() - params) / params < 0.02, variant
+
+
+def test_import_equals_numpy_forward_pass(tmp_path):
+    """Odd and even maps (33 and 32 px) exercise TF "SAME" padding of the strided convs."""
+    rng = np.random.default_rng(1)
+    sd, strides = _random_lite0_state_dict(10, rng)
+    path = tmp_path / "lite0.pth"
+    write_legacy(path, sd)
+    model = build_model("efficientnet_lite0", num_classes=10)
+    report = load_torch_weights(model, path)
+    assert len(report.assigned) == len([k for k in sd if "num_batches" not in k]) and not report.missing
+    for size in (32, 33):
+        images = rng.uniform(-1, 1, (2, size, size, 3)).astype(np.float32)
+        expected = efficientnet_lite({k: v.astype(np.float64) for k, v in sd.items()}, images.astype(np.float64),
+                                     strides)
+        got = model(images, training=False).numpy()
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+
+
+def test_mismatch_lists_names_and_shapes(tmp_path):
+    sd, _ = _random_lite0_state_dict(10, np.random.default_rng(2))
+    sd["_blocks.3._project_conv.weight"] = sd["_blocks.3._project_conv.weight"][:, :-1]
+    with pytest.raises(TorchImportError, match=r"_blocks\.3\._project_conv\.weight model \(1, 1, 144, 40\) vs file \(40, 143, 1, 1\)"):
+        load_torch_weights(build_model("efficientnet_lite0", num_classes=10), sd)
+    report = load_torch_weights(build_model("efficientnet_lite0", num_classes=7),
+                                _random_lite0_state_dict(10, np.random.default_rng(2))[0], skip_head=True)
+    assert [name for name, _ in report.missing] == ["logits/kernel", "logits/bias"]
+
+
+@pytest.fixture(scope="module")
+def lite0_and_photos():
+    from assembled_cnn.datasets.fetch import FetchError, cache_dir, fetch_foolbox_samples
+    from assembled_cnn.weights.efficientnet_lite import pretrained_efficientnet_lite0
+
+    try:
+        model, report = pretrained_efficientnet_lite0()
+        photos = sorted(fetch_foolbox_samples(cache_dir()).glob("imagenet_*.jpg"))
+    except FetchError as error:
+        if os.environ.get("ASSEMBLED_CNN_REQUIRE_SHARED", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"EfficientNet-Lite0 weights or foolbox photos unavailable: {error}")
+        pytest.skip(f"EfficientNet-Lite0 weights or foolbox photos unavailable: {error}")
+    return model, report, photos
+
+
+def test_real_imagenet_weights_on_real_photos(lite0_and_photos):
+    """The published Lite0 (about 75 % ImageNet top-1) on 20 real ImageNet photos: measured 18/20
+    top-1 and 19/20 top-5 (docs/models.md); a wrong mapping would land near 0."""
+    from assembled_cnn.weights.efficientnet_lite import preprocess_for_eval
+
+    model, report, photos = lite0_and_photos
+    assert len(report.assigned) == 247 and not report.missing and len(photos) == 20
+    images = np.stack([preprocess_for_eval(tf.io.read_file(str(p))).numpy() for p in photos])
+    labels = np.array([int(p.stem.rsplit("_", 1)[1]) for p in photos])
+    top5 = np.argsort(-model(images, training=False).numpy(), axis=1)[:, :5]
+    top1_hits, top5_hits = int((top5[:, 0] == labels).sum()), int((top5 == labels[:, None]).any(1).sum())
+    assert top1_hits >= 14 and top5_hits >= 18, (top1_hits, top5_hits, top5[:, 0].tolist())
