@@ -5,9 +5,10 @@ validation split is a query against all the others (the query itself excluded); 
 fraction of queries with at least one item of their own label among their K nearest neighbours.
 Items labelled -1 are distractors: they are in the index but never queried.
 
-Scores are computed block by block (queries x database) and the running top-K is merged after
-each database block, so the working memory is the embeddings plus one score block, whatever the
-set size. Ties are broken by the lower database index (`tf.math.top_k` keeps the lower position
+Scores are computed block by block and the running top-K is merged after each database block,
+so the working memory is the embeddings, one score block and the running top-K, whatever the set
+size. When every item is a query, each off-diagonal block product serves both blocks' queries
+(the dot products are symmetric), which halves the matrix multiplications. Ties are broken by the lower database index (`tf.math.top_k` keeps the lower position
 first, and every merge puts the earlier, lower-index candidates first).
 """
 
@@ -24,11 +25,12 @@ DISTRACTOR = -1
 
 @dataclass(frozen=True)
 class Blocks:
-    """Rows of queries and of database items scored at once (one float32 score block is
-    queries x database: 1024 x 16384 x 4 B = 64 MiB)."""
+    """Rows scored at once: queries x database items for a query subset (1024 x 16384 x 4 B =
+    64 MiB of scores), square blocks for all pairs (4096 x 4096: 64 MiB)."""
 
     queries: int = 1024
     database: int = 16384
+    square: int = 4096
 
 
 def prepare(embeddings, similarity: str) -> tuple[tf.Tensor, tf.Tensor | None]:
@@ -43,18 +45,22 @@ def prepare(embeddings, similarity: str) -> tuple[tf.Tensor, tf.Tensor | None]:
     return x, tf.reduce_sum(tf.square(x), axis=1)
 
 
-@tf.function(reduce_retracing=True)
-def _block_scores(queries, database, db_norms, query_start, db_start, exclude_self: bool):
-    """Similarities of a query block to a database block; -inf on each query's own index.
-    Euclidean ranks by 2 q.x - |x|^2, which orders like -|q - x|^2 for a fixed query."""
-    scores = tf.linalg.matmul(queries, database, transpose_b=True)
-    if db_norms is not None:
-        scores = 2.0 * scores - db_norms[None, :]
+def _scores(dots, db_norms, query_start, db_start, exclude_self: bool):
+    """Similarities from dot products; -inf on each query's own index. Euclidean ranks by
+    2 q.x - |x|^2, which orders like -|q - x|^2 for a fixed query."""
+    scores = dots if db_norms is None else 2.0 * dots - db_norms[None, :]
     if exclude_self:
-        rows = tf.range(tf.shape(queries)[0]) + query_start
-        cols = tf.range(tf.shape(database)[0]) + db_start
+        rows = tf.range(tf.shape(dots)[0]) + query_start
+        cols = tf.range(tf.shape(dots)[1]) + db_start
         scores = tf.where(rows[:, None] == cols[None, :], tf.constant(-np.inf, scores.dtype), scores)
     return scores
+
+
+@tf.function(reduce_retracing=True)
+def _block_scores(queries, database, db_norms, query_start, db_start, exclude_self: bool):
+    """Similarities of a query block to a database block."""
+    dots = tf.linalg.matmul(queries, database, transpose_b=True)
+    return _scores(dots, db_norms, query_start, db_start, exclude_self)
 
 
 @tf.function(reduce_retracing=True)
@@ -67,6 +73,36 @@ def _merge(best_scores, best_index, scores, db_start, k: int):
     k_out = tf.minimum(k, tf.shape(all_scores)[1])
     top_scores, position = tf.math.top_k(all_scores, k=k_out, sorted=True)
     return top_scores, tf.gather(all_index, position, batch_dims=1)
+
+
+@tf.function(reduce_retracing=True)
+def _pair_step(rows_i, rows_j, norms_i, norms_j, start_i, start_j, state_i, state_j, k: int):
+    """Blocks i < j of the all-pairs search: one matmul serves i's queries against j's items and,
+    transposed, j's queries against i's items."""
+    dots = tf.linalg.matmul(rows_i, rows_j, transpose_b=True)
+    state_i = _merge(*state_i, _scores(dots, norms_j, start_i, start_j, False), start_j, k)
+    state_j = _merge(*state_j, _scores(tf.transpose(dots), norms_i, start_j, start_i, False), start_i, k)
+    return state_i, state_j
+
+
+def all_pairs_top_k(database, db_norms, k: int, block: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every row against every other row (prepared embeddings), using the symmetry of the dot
+    products: each off-diagonal block is multiplied once. Every row's running top-k receives the
+    database blocks in increasing order, so ties still go to the lower index."""
+    n = int(database.shape[0])
+    starts = list(range(0, n, block))
+    pieces = [database[s:s + block] for s in starts]
+    norms = [None if db_norms is None else db_norms[s:s + block] for s in starts]
+    offsets = [tf.constant(s, tf.int32) for s in starts]
+    states = [(tf.zeros([int(p.shape[0]), 0], tf.float32), tf.zeros([int(p.shape[0]), 0], tf.int32)) for p in pieces]
+    for i in range(len(starts)):
+        scores = _block_scores(pieces[i], pieces[i], norms[i], offsets[i], offsets[i], True)
+        states[i] = _merge(*states[i], scores, offsets[i], k)
+        for j in range(i + 1, len(starts)):
+            states[i], states[j] = _pair_step(pieces[i], pieces[j], norms[i], norms[j], offsets[i], offsets[j],
+                                              states[i], states[j], k)
+    return (np.concatenate([state[0].numpy() for state in states]),
+            np.concatenate([state[1].numpy() for state in states]))
 
 
 def _query_block_top_k(query_rows, query_start, database, db_norms, k, blocks, exclude_self):
@@ -136,14 +172,16 @@ def recall_at_k(embeddings, labels, ks=(1, 5), similarity: str = "cosine",
         raise ValueError(f"{np.shape(embeddings)[0]} embeddings but {len(labels)} labels")
     database, db_norms = prepare(embeddings, similarity)
     k_max = min(ks[-1], len(labels) - 1)
-    hits = np.zeros(len(ks), np.int64)
-    num_queries = 0
-    for run in _query_runs(labels) if k_max >= 1 else []:
-        _, index = _top_k_rows(database, db_norms, run, k_max, True, blocks)
-        same = labels[index] == labels[run][:, None]
-        first = np.where(same.any(axis=1), same.argmax(axis=1), np.iinfo(np.int64).max)
-        hits += (first[:, None] < np.asarray(ks)[None, :]).sum(axis=0)
-        num_queries += run.size
+    queries = np.flatnonzero(labels != DISTRACTOR) if k_max >= 1 else np.zeros(0, np.int64)
+    if 2 * queries.size >= labels.size:  # mostly queries: all pairs, each block product once
+        index = all_pairs_top_k(database, db_norms, k_max, blocks.square)[1][queries]
+    else:
+        index = np.concatenate([_top_k_rows(database, db_norms, run, k_max, True, blocks)[1]
+                                for run in _query_runs(labels)] or [np.zeros((0, k_max), np.int32)])
+    same = labels[index] == labels[queries][:, None]
+    first = np.where(same.any(axis=1), same.argmax(axis=1), np.iinfo(np.int64).max)
+    hits = (first[:, None] < np.asarray(ks)[None, :]).sum(axis=0)
+    num_queries = int(queries.size)
     results = {f"recall_at_{k}": float(h) / max(num_queries, 1) for k, h in zip(ks, hits)}
     results["num_queries"] = num_queries
     return results
