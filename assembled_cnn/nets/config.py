@@ -18,6 +18,9 @@ ARCHITECTURES = ("resnet", "mobilenet_v1", "mobilenet_v2", "efficientnet_lite")
 POOL_TYPES = ("gap", "gem", "flatten")
 LOGIT_TYPES = ("dense", "cosine")  # cosine: the cosine-softmax (ArcFace) classifier
 ANTI_ALIAS_PARTS = ("sconv", "proj")
+# The ResNet stem's 3x3/2 max-pool: TF "SAME" (the original: on even maps 0 before, 1 after) or
+# torch's symmetric padding=1, which makes torchvision/timm weights import exactly.
+STEM_POOL_PADDINGS = ("same", "symmetric")
 
 
 class ModelConfigError(ValueError):
@@ -48,6 +51,7 @@ class ModelConfig:
     bn_epsilon: float = 1e-5
     sync_bn: bool = False  # batch statistics over all replicas (multi-GPU / multi-worker)
     pool_type: str = "gap"
+    stem_pool_padding: str = "same"
     embedding_size: int = 0
     no_downsample: bool = False
     width_multiplier: float = 1.0
@@ -81,6 +85,8 @@ class ModelConfig:
     def validate(self) -> None:
         _check(self.architecture in ARCHITECTURES, "architecture", self.architecture, ARCHITECTURES)
         _check(self.pool_type in POOL_TYPES, "pool_type", self.pool_type, POOL_TYPES)
+        _check(self.stem_pool_padding in STEM_POOL_PADDINGS, "stem_pool_padding", self.stem_pool_padding,
+               STEM_POOL_PADDINGS)
         _check(self.logit_type in LOGIT_TYPES, "logit_type", self.logit_type, LOGIT_TYPES)
         _check(self.cosine_scale > 0, "cosine_scale", self.cosine_scale, "> 0")
         _check(self.num_classes >= 1, "num_classes", self.num_classes, "an integer >= 1")

@@ -24,6 +24,9 @@ def v1_stem(f: LayerFactory, x):
         x = f.conv_bn_relu(x, nf, 3, 1, name="stem_conv3")
     else:
         x = f.conv_bn_relu(x, nf, 7, 2, name="stem_conv")
+    if f.config.stem_pool_padding == "symmetric":  # torch's padding=1; zeros equal -inf after the ReLU
+        x = keras.layers.ZeroPadding2D(1, name="stem_pool_pad")(x)
+        return keras.layers.MaxPooling2D(3, 2, padding="valid", name="stem_pool")(x)
     return keras.layers.MaxPooling2D(3, 2, padding="same", name="stem_pool")(x)
 
 

@@ -53,6 +53,7 @@ class TorchImportReport:
     missing: list[tuple[str, tuple]] = field(default_factory=list)  # model weights kept as initialised
     unexpected: list[tuple[str, tuple]] = field(default_factory=list)  # state-dict tensors not used
     ignored: list[str] = field(default_factory=list)  # bookkeeping (num_batches_tracked)
+    notes: list[str] = field(default_factory=list)  # where the model computes differently from the source
 
     def summary(self) -> str:
         lines = [f"PyTorch weights {self.source}: assigned {len(self.assigned)} tensors"]
@@ -61,6 +62,7 @@ class TorchImportReport:
                 lines.append(f"  {title} ({len(rows)}): " + ", ".join(f"{n} {tuple(s)}" for n, s in rows))
         if self.ignored:
             lines.append(f"  ignored bookkeeping ({len(self.ignored)}): num_batches_tracked")
+        lines.extend(f"  note: {note}" for note in self.notes)
         return "\n".join(lines)
 
 
@@ -144,11 +146,20 @@ def load_torch_weights(model: keras.Model, source, skip_head: bool = False) -> T
     head_only = all(n.split("/")[0] in HEAD_LAYERS for n, _ in missing)
     if wrong or unexpected or (missing and not (skip_head and head_only)):
         raise TorchImportError(_misfit_message(name, missing, wrong, unexpected))
-    report = TorchImportReport(name, missing=missing, ignored=sorted(n for n in tensors if _IGNORED.search(n)))
+    report = TorchImportReport(name, missing=missing, ignored=sorted(n for n in tensors if _IGNORED.search(n)),
+                               notes=_inexact_notes(model))
     for torch_name, layer, var in plan:
         var.assign(_converted(layer, var.name, tensors[torch_name]).astype(var.dtype))
         report.assigned.append((torch_name, f"{layer.name}/{var.name}", tuple(var.shape)))
     return report
+
+
+def _inexact_notes(model: keras.Model) -> list[str]:
+    config = model_info(model).config
+    if config.architecture == "resnet" and config.stem_pool_padding != "symmetric":
+        return ["the stem max-pool pads TF 'SAME' (0 before, 1 after) where torch pads 1 on both sides; "
+                "build the model with stem_pool_padding='symmetric' for an exact import"]
+    return []
 
 
 def _misfit_message(name, missing, wrong, unexpected) -> str:
