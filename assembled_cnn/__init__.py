@@ -11,6 +11,7 @@ _LAZY = {
     "list_models": "assembled_cnn.nets.registry",
     "model_config": "assembled_cnn.nets.registry",
     "load_tf1_checkpoint": "assembled_cnn.nets.tf1_checkpoint",
+    "load_torch_weights": "assembled_cnn.weights.torch_import",
     "fold_batch_norm": "assembled_cnn.nets.fold",
 }
 

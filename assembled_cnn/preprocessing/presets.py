@@ -9,6 +9,7 @@ imagenet_224_256a      224         resize 257 → crop 256 (Assemble-ResNet-152)
 imagenet_NNN           NNN         resize int(NNN / 0.875) → crop NNN
 imagenet_NNNa          NNN         resize NNN + 1 → crop NNN
 imagenet_TTT_EEE[a]    TTT         as above with EEE (general FixRes form)
+efficientnet_lite[_N]  N (224)     as imagenet_N, input (x - 127) / 128 (imported Lite weights)
 cub (= reid), reid     224         train: ½ resize 256² + random crop, ½ resize 224²;
                                    eval: resize to 256² (no crop, aspect not kept)
 reid_224               224         eval: resize to 224²
@@ -113,6 +114,9 @@ def _check_choice(flag: str, value, choices) -> None:
 
 
 _IMAGENET_SIZE = re.compile(r"imagenet_(\d{2,4})(?:_(\d{2,4}))?(a?)")  # original: 3 digits
+# EfficientNet-Lite's published input, (x - 127) / 128, for imported Lite weights.
+_EFFICIENTNET_LITE = re.compile(r"efficientnet_lite(?:_(\d+))?")
+EFFICIENTNET_LITE_MEANS, EFFICIENTNET_LITE_STDS = (127.0, 127.0, 127.0), (128.0, 128.0, 128.0)
 
 
 def get_preset(name: str, **overrides) -> PreprocessConfig:
@@ -124,6 +128,10 @@ def get_preset(name: str, **overrides) -> PreprocessConfig:
         eval_size = int(match.group(2) or train_size)
         base = PreprocessConfig(name=name, train_size=train_size, eval_size=eval_size,
                                 eval_crop_rule="plus_one" if match.group(3) else "ratio")
+    elif (match := _EFFICIENTNET_LITE.fullmatch(name)) is not None:
+        size = int(match.group(1) or 224)
+        base = PreprocessConfig(name=name, train_size=size, eval_size=size, normalization="mean_std",
+                                means=EFFICIENTNET_LITE_MEANS, stds=EFFICIENTNET_LITE_STDS)
     elif name in ("cub", "reid"):
         base = PreprocessConfig(name=name, family="reid", eval_size=224)
     elif name == "reid_224":
@@ -136,7 +144,7 @@ def get_preset(name: str, **overrides) -> PreprocessConfig:
     else:
         raise ValueError(
             f"--preprocessing_type={name!r} is unknown; use imagenet, imagenet_224_256, "
-            "imagenet_224_256a, imagenet_NNN, imagenet_NNNa, imagenet_TTT_EEE[a], cub, reid, "
+            "imagenet_224_256a, imagenet_NNN, imagenet_NNNa, imagenet_TTT_EEE[a], efficientnet_lite[_NNN], cub, reid, "
             "reid_224, cifar or mnist")
     return dataclasses.replace(base, **overrides) if overrides else base
 

@@ -61,19 +61,25 @@ def convert(args: argparse.Namespace) -> dict:
     config = model_config_from_args(args, args.model)
     model = build_model(config=config)
     report = load_tf1_checkpoint(model, args.tf1_checkpoint, skip_head=args.skip_head)
-    save_model_config(args.model_dir, config)
-    path = save_model_checkpoint(args.model_dir, model, step=0)
-    probe = np.random.default_rng(0).normal(0, 50, (1, 64, 64, 3)).astype("float32")
-    reloaded = restore_model(args.model_dir)
-    drift = float(np.abs(model(probe, training=False) - reloaded(probe, training=False)).max())
-    if drift > 0:
-        raise RuntimeError(f"the written checkpoint {path} does not reproduce the model (max diff {drift})")
+    path = write_model_dir(args.model_dir, config, model)
     summary = {"tf1_checkpoint": args.tf1_checkpoint, "checkpoint": path, "assigned": len(report.assigned),
                "skipped": report.skipped, "ignored_bookkeeping": report.ignored_bookkeeping}
     write_json_atomic(f"{args.model_dir}/conversion_report.json", summary)
     print(report.summary())
     print(f"wrote {path} and {args.model_dir}/model_config.json")
     return summary
+
+
+def write_model_dir(model_dir: str, config: ModelConfig, model) -> str:
+    """model_config.json + checkpoint 0, verified by restoring it; returns the checkpoint path."""
+    save_model_config(model_dir, config)
+    path = save_model_checkpoint(model_dir, model, step=0)
+    probe = np.random.default_rng(0).normal(0, 50, (1, 64, 64, 3)).astype("float32")
+    reloaded = restore_model(model_dir)
+    drift = float(np.abs(model(probe, training=False) - reloaded(probe, training=False)).max())
+    if drift > 0:
+        raise RuntimeError(f"the written checkpoint {path} does not reproduce the model (max diff {drift})")
+    return path
 
 
 def main(argv=None) -> int:
