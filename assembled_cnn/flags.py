@@ -12,6 +12,7 @@ from absl import flags, logging
 from assembled_cnn.config import ConfigError, DataConfig, ExperimentConfig, RunConfig, TrainConfig
 from assembled_cnn.datasets.registry import get_dataset_info
 from assembled_cnn.nets import model_config
+from assembled_cnn.recorded_flags import check_resumed_network, config_from_recording
 
 IGNORED = ("hooks", "benchmark_logger_type", "benchmark_test_id", "benchmark_log_dir", "gcp_project",
            "bigquery_data_set", "bigquery_run_table", "bigquery_run_status_table", "bigquery_metric_table",
@@ -215,6 +216,13 @@ def config_from_flags(fv=flags.FLAGS) -> ExperimentConfig:
     if not fv.model_dir:
         raise ConfigError("--model_dir is required: the folder where this experiment's checkpoints, summaries and "
                           "hparams.json live (a new folder, or an earlier run's to resume or evaluate it)")
+    mode = _mode(fv)
+    if mode in ("eval", "continuous_eval", "export_only"):
+        recorded = config_from_recording(fv, mode)
+        if recorded is not None:
+            return recorded.validate()
+    elif fv.model_dir:
+        check_resumed_network(fv)
     if not fv.dataset_name:
         raise ConfigError("--dataset_name is required (a registry name such as food101, or imagefolder "
                           "with a data_dir written by python -m assembled_cnn.datasets.build)")

@@ -22,10 +22,9 @@ after ``dataset_info.json`` is copied over so the trainer can use the output dir
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Sequence
 
 import numpy as np
@@ -34,13 +33,13 @@ from tqdm import tqdm
 
 from assembled_cnn.datasets import schema
 from assembled_cnn.datasets.registry import INFO_FILE
+from assembled_cnn.export import load_export_info
 from assembled_cnn.kd.teacher import TeacherError, load_teacher, parse_hparams
 from assembled_cnn.preprocessing import PreprocessConfig, get_preset, preprocess_image
 from assembled_cnn.utils.io import write_json_atomic, write_text_atomic
 
 KD_INFO_FILE = "kd_info.json"
 DEFAULT_PATTERNS = ("train-*", "validation-*")
-EXPORT_INFO_FILE = "export_info.json"  # written by assembled_cnn.export into assets/
 TEMP_PREFIX = ".tmp."  # hidden: never matched by the trainer's 'train-*' / 'validation-*'
 
 
@@ -266,26 +265,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def default_preprocessing_type(teacher_spec: str) -> str:
-    """The preset an exported SavedModel was written with (python -m assembled_cnn.export)."""
-    path = os.path.join(teacher_spec, "assets", EXPORT_INFO_FILE)
-    if tf.io.gfile.exists(path):
-        with tf.io.gfile.GFile(path, "r") as handle:
-            recorded = json.load(handle).get("preprocessing_type")
-        if recorded:
-            return recorded
-    return "imagenet"
+def teacher_preprocess(args: argparse.Namespace, teacher) -> PreprocessConfig:
+    """What the teacher was trained (model_dir) or exported (SavedModel) with, else `imagenet`;
+    an explicit --preprocessing_type that contradicts a model_dir's recording is an error."""
+    overrides = {"normalization": args.normalization} if args.normalization else {}
+    if teacher.preprocess is not None:
+        if args.preprocessing_type and args.preprocessing_type != teacher.preprocess.name:
+            raise TeacherError(f"--preprocessing_type={args.preprocessing_type} contradicts "
+                               f"{teacher.preprocess.name!r} recorded in --teacher={args.teacher}; drop the flag")
+        return replace(teacher.preprocess, **overrides)
+    name = args.preprocessing_type
+    if name is None and os.path.isdir(args.teacher):
+        try:
+            name = load_export_info(args.teacher).get("preprocessing_type")
+        except FileNotFoundError:
+            name = None
+    return get_preset(name or "imagenet", **overrides)
 
 
 def run(args: argparse.Namespace) -> ExtractionSummary:
-    overrides = {"normalization": args.normalization} if args.normalization else {}
-    preset = get_preset(args.preprocessing_type or default_preprocessing_type(args.teacher),
-                        **overrides)
     teacher = load_teacher(args.teacher, teacher_model=args.teacher_model,
                            num_classes=args.teacher_num_classes,
                            hparams=parse_hparams(args.teacher_hparams),
                            checkpoint=args.teacher_checkpoint, signature=args.teacher_signature,
                            output_key=args.teacher_output_key)
+    preset = teacher_preprocess(args, teacher)
     patterns = [p.strip() for p in args.pattern.split(",") if p.strip()]
     return extract_logits(teacher, args.data_dir, args.output_dir, preset, patterns=patterns,
                           batch_size=args.batch_size, offset=args.offset,

@@ -25,7 +25,8 @@ from typing import Any, Callable, Sequence
 import keras
 import tensorflow as tf
 
-from assembled_cnn.model_dir import MODEL_CONFIG_FILE, restore_model
+from assembled_cnn.experiment import HPARAMS_FILE, load_experiment
+from assembled_cnn.model_dir import MODEL_CONFIG_FILE
 from assembled_cnn.nets import ModelConfig, build_model, model_config
 from assembled_cnn.nets.tf1_checkpoint import load_tf1_checkpoint
 
@@ -49,6 +50,7 @@ class Teacher:
     input_dtype: tf.DType = tf.float32
     model: keras.Model | None = None
     input_shape: tuple | None = None  # (H, W, C) with None for free sizes; None: unknown
+    preprocess: Any = None  # the PreprocessConfig a model_dir teacher was trained with
 
     def check_input_shape(self, shape: Sequence[int], flag: str = "--preprocessing_type"):
         """Fail early, naming `flag`, when preprocessed images cannot feed this teacher."""
@@ -199,9 +201,11 @@ def load_teacher(spec: str | os.PathLike | keras.Model | Callable, *,
     text = os.fspath(spec)
     if text.startswith(TF1_PREFIX):
         return _tf1_teacher(text[len(TF1_PREFIX):], teacher_model, num_classes, hparams or {})
-    if os.path.isfile(os.path.join(text, MODEL_CONFIG_FILE)):
-        model = restore_model(text, checkpoint)
-        return _keras_teacher(model, f"model_dir:{text}", "model_dir")
+    if os.path.isfile(os.path.join(text, MODEL_CONFIG_FILE)) or os.path.isfile(os.path.join(text, HPARAMS_FILE)):
+        experiment = load_experiment(text, checkpoint=checkpoint)  # EMA copy and dtype as the run evaluated
+        teacher = _keras_teacher(experiment.model, f"model_dir:{text}", "model_dir")
+        recorded = experiment.preprocess if experiment.config is not None else None  # not a guess
+        return dataclasses.replace(teacher, preprocess=recorded)
     if os.path.isfile(os.path.join(text, SAVED_MODEL_FILE)):
         return _saved_model_teacher(text, signature, output_key)
     raise TeacherError(

@@ -36,39 +36,46 @@ ALEXNET_ERRORS: dict[str, tuple[float, ...]] = {
 ALEXNET_CLEAN_ERROR = 0.4348
 
 
-def _checked_errors(name: str, values: Sequence[float]) -> list[float]:
+def _checked_errors(name: str, values: Sequence[float], severities: Sequence[int]) -> list[float]:
     if name not in ALEXNET_ERRORS:
         raise ValueError(f"errors has corruption {name!r} with no AlexNet reference; known: "
                          f"{sorted(ALEXNET_ERRORS)}")
     values = [float(v) for v in values]
-    if len(values) != 5:
-        raise ValueError(f"errors[{name!r}] must hold the 5 top-1 errors of severities 1..5, "
-                         f"got {len(values)}")
+    if len(values) != len(severities):
+        raise ValueError(f"errors[{name!r}] must hold the {len(severities)} top-1 errors of severities "
+                         f"{', '.join(map(str, severities))}, got {len(values)}")
     if any(not 0.0 <= v <= 1.0 for v in values):
         raise ValueError(f"errors[{name!r}] must be fractions in [0, 1] (not %), got {values}")
     return values
 
 
 def compute_mce(errors: Mapping[str, Sequence[float]], clean_error: float | None = None,
-                alexnet_clean_error: float = ALEXNET_CLEAN_ERROR) -> dict:
+                alexnet_clean_error: float = ALEXNET_CLEAN_ERROR,
+                severities: Sequence[int] = (1, 2, 3, 4, 5)) -> dict:
     """CE per corruption and mCE, in %.
 
     ``mce``: mean over the 15 common corruptions (only when all 15 are given);
     ``mce_all``: mean over every given corruption (the original project's 19-mean);
-    ``relative_ce`` / ``relative_mce`` when ``clean_error`` is given.
+    ``relative_ce`` / ``relative_mce`` when ``clean_error`` is given. With a subset of
+    ``severities`` each CE is normalised by AlexNet's errors at the same severities
+    (the published mCE uses all five).
     """
     if not errors:
         raise ValueError("errors is empty; give {corruption: [e1..e5]}")
-    checked = {name: _checked_errors(name, values) for name, values in errors.items()}
-    ce = {n: 100.0 * sum(v) / sum(ALEXNET_ERRORS[n]) for n, v in checked.items()}
-    result: dict = {"ce": ce, "mce_all": sum(ce.values()) / len(ce),
-                    "unnormalized_mean_error": {n: sum(v) / 5 for n, v in checked.items()}}
+    severities = tuple(int(s) for s in severities)
+    if not severities or any(s not in (1, 2, 3, 4, 5) for s in severities):
+        raise ValueError(f"severities must be a non-empty subset of 1..5, got {severities}")
+    alexnet = {n: [v[s - 1] for s in severities] for n, v in ALEXNET_ERRORS.items()}
+    checked = {name: _checked_errors(name, values, severities) for name, values in errors.items()}
+    ce = {n: 100.0 * sum(v) / sum(alexnet[n]) for n, v in checked.items()}
+    result: dict = {"ce": ce, "mce_all": sum(ce.values()) / len(ce), "severities": list(severities),
+                    "unnormalized_mean_error": {n: sum(v) / len(v) for n, v in checked.items()}}
     if all(name in ce for name in COMMON_CORRUPTIONS):
         result["mce"] = sum(ce[n] for n in COMMON_CORRUPTIONS) / len(COMMON_CORRUPTIONS)
     if clean_error is not None:
         relative = {}
         for name, values in checked.items():
-            reference = sum(e - alexnet_clean_error for e in ALEXNET_ERRORS[name])
+            reference = sum(e - alexnet_clean_error for e in alexnet[name])
             relative[name] = 100.0 * sum(e - clean_error for e in values) / reference
         result["relative_ce"] = relative
         if all(name in relative for name in COMMON_CORRUPTIONS):

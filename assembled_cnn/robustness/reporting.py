@@ -8,14 +8,18 @@ from assembled_cnn.utils.io import write_json_atomic
 
 
 def markdown_table(result: dict, errors: dict | None = None) -> str:
-    """One row per corruption: CE (%) and, if ``errors`` is given, the five errors (%)."""
-    lines = ["| corruption | CE (%) | s1 | s2 | s3 | s4 | s5 |", "|---|---|---|---|---|---|---|"]
+    """One row per corruption: CE (%) and, if ``errors`` is given, the error (%) per severity."""
+    severities = result.get("severities", [1, 2, 3, 4, 5])
+    lines = ["| corruption | CE (%) | " + " | ".join(f"s{s}" for s in severities) + " |",
+             "|---|---|" + "---|" * len(severities)]
     for name, ce in result["ce"].items():
-        cells = [f"{100 * e:.2f}" for e in (errors or {}).get(name, [])] or [""] * 5
+        cells = [f"{100 * e:.2f}" for e in (errors or {}).get(name, [])] or [""] * len(severities)
         lines.append(f"| {name} | {ce:.2f} | " + " | ".join(cells) + " |")
+    if result.get("clean_error") is not None:
+        lines.append(f"| clean error | {100 * result['clean_error']:.2f} | " + "| " * len(severities))
     for key in ("mce", "mce_all", "relative_mce"):
         if key in result:
-            lines.append(f"| **{key}** | **{result[key]:.2f}** | | | | | |")
+            lines.append(f"| **{key}** | **{result[key]:.2f}** | " + "| " * len(severities))
     return "\n".join(lines) + "\n"
 
 

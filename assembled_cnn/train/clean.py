@@ -12,9 +12,10 @@ import os
 import shutil
 
 from assembled_cnn.config import ConfigError
+from assembled_cnn.experiment import HPARAMS_FILE
+from assembled_cnn.model_dir import MODEL_CONFIG_FILE
 
-HPARAMS_FILE = "hparams.json"
-RUN_MARKERS = (HPARAMS_FILE, "model_config.json")
+RUN_MARKERS = (HPARAMS_FILE, MODEL_CONFIG_FILE)
 # Everything the runner, its best-checkpoint keeper, summaries and the demo write in a model_dir.
 RUN_ENTRIES = ("checkpoint", "ckpt-*", "hparams.json", "model_config.json", "metrics.jsonl", "eval_results.json",
                "warm_start.json", "train", "eval", "best", ".worker_*", "export", "*_temp*", ".*.tmp*",

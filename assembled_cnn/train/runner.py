@@ -19,6 +19,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from assembled_cnn.config import ExperimentConfig
+from assembled_cnn.experiment import HPARAMS_FILE, read_class_names, save_dataset_info
 from assembled_cnn.model_dir import save_model_config
 from assembled_cnn.nets import model_info
 from assembled_cnn.retrieval.evaluate import embedding_model, extract_embeddings, make_embed_fn, retrieval_metrics
@@ -185,8 +186,9 @@ class Runner:
         if not self.chief:
             return
         run_dir = self.config.run.model_dir
-        write_json_atomic(os.path.join(run_dir, "hparams.json"), self.config.to_dict())
+        write_json_atomic(os.path.join(run_dir, HPARAMS_FILE), self.config.to_dict())
         save_model_config(run_dir, model_info(self.model).config)
+        save_dataset_info(run_dir, self.config.data.data_dir)  # class names travel with the model
 
     def _recover_run_files(self, step: int) -> None:
         """After a kill: forget metrics logged past the restored step and half-written checkpoints."""
@@ -344,7 +346,8 @@ class Runner:
 
         swap = self.ema.swapped_in() if self.ema else contextlib.nullcontext()
         with swap:
-            return export_saved_model(self.model, export_dir, self.task.preprocess_config())
+            names = read_class_names(self.config.run.model_dir, int(self.model.output_shape[-1]))
+            return export_saved_model(self.model, export_dir, self.task.preprocess_config(), class_names=names)
 
     def close(self) -> None:
         self.log.close()

@@ -12,7 +12,7 @@ import math
 import keras
 import tensorflow as tf
 
-from assembled_cnn.config import ExperimentConfig
+from assembled_cnn.config import DataConfig, ExperimentConfig
 from assembled_cnn.datasets.input import InputConfig, build_dataset
 from assembled_cnn.datasets.registry import DatasetInfo, get_dataset_info
 from assembled_cnn.nets import build_model, model_info
@@ -27,6 +27,39 @@ _MIXUP_MODES = {0: "none", 1: "mixup1", 2: "mixup2", 3: "cutmix"}
 DTYPE_POLICIES = {"fp32": "float32", "fp16": "mixed_float16", "bf16": "mixed_bfloat16"}
 
 
+def preprocess_config_of(d: DataConfig) -> PreprocessConfig:
+    """The preset a run's data config selects, with its overrides (train and eval halves)."""
+    overrides = {"autoaugment": d.autoaugment_type, "randaugment": d.randaugment,
+                 "random_crop": d.training_random_crop, "dct_method": d.dct_method}
+    if d.random_erasing_prob > 0:
+        overrides["random_erasing"] = RandomErasingConfig(probability=d.random_erasing_prob)
+    if d.train_size:
+        overrides["train_size"] = d.train_size
+    preset = get_preset(d.preprocessing_type, **overrides)
+    return preset.with_test_size(d.test_size) if d.test_size else preset
+
+
+def logit_bias_init_of(config: ExperimentConfig) -> float:
+    """The original's FC bias init: 0 for softmax, −log(C − 1) for sigmoid and focal (a prior
+    of 1/C per class), unless the model config sets one."""
+    model, loss_type = config.model, config.train.cls_loss_type
+    if model.logit_bias_init or loss_type == "softmax" or model.num_classes < 3:
+        return model.logit_bias_init
+    return -math.log(model.num_classes - 1)
+
+
+def build_task_model(config: ExperimentConfig) -> keras.Model:
+    """The network a run trains (and a model_dir restores): its dtype policy, input size, head bias."""
+    keras.config.set_dtype_policy(DTYPE_POLICIES[config.train.dtype])
+    try:
+        size = preprocess_config_of(config.data).train_size if config.model.resnet_version == 2 else None
+        model_cfg = dataclasses.replace(config.model, input_size=config.model.input_size or size,
+                                        logit_bias_init=logit_bias_init_of(config))
+        return build_model(config=model_cfg)
+    finally:
+        keras.config.set_dtype_policy("float32")
+
+
 class ClassificationTask:
     def __init__(self, config: ExperimentConfig, dataset_info: DatasetInfo | None = None):
         self.config = config
@@ -37,15 +70,7 @@ class ClassificationTask:
 
     # ------------------------------------------------------------------ inputs
     def preprocess_config(self) -> PreprocessConfig:
-        d = self.config.data
-        overrides = {"autoaugment": d.autoaugment_type, "randaugment": d.randaugment,
-                     "random_crop": d.training_random_crop, "dct_method": d.dct_method}
-        if d.random_erasing_prob > 0:
-            overrides["random_erasing"] = RandomErasingConfig(probability=d.random_erasing_prob)
-        if d.train_size:
-            overrides["train_size"] = d.train_size
-        preset = get_preset(d.preprocessing_type, **overrides)
-        return preset.with_test_size(d.test_size) if d.test_size else preset
+        return preprocess_config_of(self.config.data)
 
     def input_config(self, start_batch: int = 0) -> InputConfig:
         d, t = self.config.data, self.config.train
@@ -67,22 +92,10 @@ class ClassificationTask:
 
     # ------------------------------------------------------------------ model
     def build_model(self) -> keras.Model:
-        keras.config.set_dtype_policy(DTYPE_POLICIES[self.config.train.dtype])
-        try:
-            size = self.preprocess_config().train_size if self.config.model.resnet_version == 2 else None
-            model_cfg = dataclasses.replace(self.config.model, input_size=self.config.model.input_size or size,
-                                            logit_bias_init=self.logit_bias_init())
-            return build_model(config=model_cfg)
-        finally:
-            keras.config.set_dtype_policy("float32")
+        return build_task_model(self.config)
 
     def logit_bias_init(self) -> float:
-        """The original's FC bias init: 0 for softmax, −log(C − 1) for sigmoid and focal (a prior
-        of 1/C per class), unless the model config sets one."""
-        model, loss_type = self.config.model, self.config.train.cls_loss_type
-        if model.logit_bias_init or loss_type == "softmax" or model.num_classes < 3:
-            return model.logit_bias_init
-        return -math.log(model.num_classes - 1)
+        return logit_bias_init_of(self.config)
 
     def build_regularization(self, model: keras.Model) -> Regularization:
         t = self.config.train

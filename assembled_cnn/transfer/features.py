@@ -16,16 +16,17 @@ import numpy as np
 import tensorflow as tf
 
 from assembled_cnn.datasets import schema
-from assembled_cnn.model_dir import restore_model
+from assembled_cnn.experiment import load_experiment
 from assembled_cnn.preprocessing import PreprocessConfig, get_preset, preprocess_image
 
 FEATURES_LAYER = "features"
 
 
 def feature_model(model: keras.Model | str) -> keras.Model:
-    """A model that outputs the ``features`` layer (model or model_dir path)."""
+    """A model that outputs the ``features`` layer (model or model_dir path, restored as its run
+    evaluated it: the EMA copy when EMA was on)."""
     if isinstance(model, (str, os.PathLike)):
-        model = restore_model(os.fspath(model))
+        model = load_experiment(os.fspath(model)).model
     try:
         layer = model.get_layer(FEATURES_LAYER)
     except ValueError as err:
@@ -61,7 +62,7 @@ def _labelled_images(source, preprocess: PreprocessConfig, pattern: str,
     return records.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
-def extract_features(model: keras.Model | str, dataset_or_dir, preprocess: PreprocessConfig | str,
+def extract_features(model: keras.Model | str, dataset_or_dir, preprocess: PreprocessConfig | str | None,
                      batch_size: int = 256, *, pattern: str = "train-*", label_offset: int = 0,
                      max_examples: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Features [N, D] (float32) and integer labels [N] of every record, in file order.
@@ -72,7 +73,13 @@ def extract_features(model: keras.Model | str, dataset_or_dir, preprocess: Prepr
     """
     if batch_size < 1:
         raise ValueError(f"batch_size={batch_size} must be >= 1")
-    preset = get_preset(preprocess) if isinstance(preprocess, str) else preprocess
+    if preprocess is None:  # a model_dir knows its own preprocessing
+        if not isinstance(model, (str, os.PathLike)):
+            raise ValueError("preprocess=None needs a model_dir path as `model`")
+        experiment = load_experiment(os.fspath(model))
+        model, preset = experiment.model, experiment.preprocess
+    else:
+        preset = get_preset(preprocess) if isinstance(preprocess, str) else preprocess
     extractor = feature_model(model)
     run = tf.function(lambda images: extractor(images, training=False), reduce_retracing=True)
     dataset = _labelled_images(dataset_or_dir, preset, pattern, label_offset)

@@ -2,8 +2,10 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -61,14 +63,16 @@ def test_clean_on_tmp_and_a_missing_model_dir_are_one_line_errors(toy_data, tmp_
             "--model=resnet18", "--num_filters=8", "--preprocessing_type=cifar", "--max_train_steps=1",
             "--mode=train"]
     environ = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
-    before = sorted(os.listdir("/tmp"))
+    canary = Path(tempfile.mkdtemp(dir="/tmp", prefix="clean_canary_")) / "keep.txt"
+    canary.write_text("mine")
     for extra, message in ((["--model_dir=/tmp", "--clean"], "--clean refused: --model_dir=/tmp is not a model_dir"),
                            ([], "--model_dir is required")):
         out = subprocess.run(base + extra, capture_output=True, text=True, env=environ)
         assert out.returncode == 2, out.stderr[-2000:]
         assert message in out.stderr and "Traceback" not in out.stderr
         assert out.stderr.strip().splitlines()[-1].startswith("error: ")
-    assert set(before) <= set(os.listdir("/tmp"))  # nothing in /tmp was deleted
+    assert canary.read_text() == "mine"  # nothing in /tmp was deleted
+    shutil.rmtree(canary.parent)
 
 
 @pytest.mark.parametrize("dtype", ["bf16", "fp16"])
