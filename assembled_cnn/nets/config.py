@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from assembled_cnn.errors import UserError
+
 RESNET_BLOCKS = {
     1: {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3),
         152: (3, 8, 36, 3), 200: (3, 24, 36, 3)},
@@ -21,9 +23,12 @@ ANTI_ALIAS_PARTS = ("sconv", "proj")
 # The ResNet stem's 3x3/2 max-pool: TF "SAME" (the original: on even maps 0 before, 1 after) or
 # torch's symmetric padding=1, which makes torchvision/timm weights import exactly.
 STEM_POOL_PADDINGS = ("same", "symmetric")
+# Strided k x k convs: the original's fixed padding ((k-1)//2 before, the rest after, whatever the
+# map size) or TF "SAME" (on even maps one pixel less before): EfficientNet-Lite, keras.applications.
+CONV_PADDINGS = ("fixed", "same")
 
 
-class ModelConfigError(ValueError):
+class ModelConfigError(UserError):
     """A model hyper-parameter is invalid; the message names it and what is allowed."""
 
 
@@ -52,6 +57,7 @@ class ModelConfig:
     sync_bn: bool = False  # batch statistics over all replicas (multi-GPU / multi-worker)
     pool_type: str = "gap"
     stem_pool_padding: str = "same"
+    conv_padding: str = "fixed"
     embedding_size: int = 0
     no_downsample: bool = False
     width_multiplier: float = 1.0
@@ -85,6 +91,7 @@ class ModelConfig:
     def validate(self) -> None:
         _check(self.architecture in ARCHITECTURES, "architecture", self.architecture, ARCHITECTURES)
         _check(self.pool_type in POOL_TYPES, "pool_type", self.pool_type, POOL_TYPES)
+        _check(self.conv_padding in CONV_PADDINGS, "conv_padding", self.conv_padding, CONV_PADDINGS)
         _check(self.stem_pool_padding in STEM_POOL_PADDINGS, "stem_pool_padding", self.stem_pool_padding,
                STEM_POOL_PADDINGS)
         _check(self.logit_type in LOGIT_TYPES, "logit_type", self.logit_type, LOGIT_TYPES)

@@ -40,10 +40,13 @@ class LayerFactory:
 
     def conv(self, x, filters: int, kernel_size: int, strides: int = 1, *, name: str,
              tf1_base: str = "conv2d"):
-        """`conv2d_fixed_padding`: the original's fixed pad + VALID when strided, SAME otherwise; no bias."""
+        """`conv2d_fixed_padding`: the original's fixed pad + VALID when strided, SAME otherwise; no bias.
+        With `conv_padding="same"` strided convs pad as TF "SAME" instead."""
         common = dict(strides=strides, use_bias=False, kernel_initializer=tf1_kernel_initializer(), name=name)
         if kernel_size == 1:  # no padding either way; a matmul on small maps
             layer = PointwiseConv2D(filters, **common)
+        elif self.config.conv_padding == "same":
+            layer = keras.layers.Conv2D(filters, kernel_size, padding="same", **common)
         else:  # at stride 1 the fixed padding is SAME padding
             layer = FixedPaddingConv2D(filters, kernel_size, pad=fixed_padding(kernel_size), **common)
         self.namer.record(name, tf1_base)

@@ -32,16 +32,17 @@ def _relu6(x, name):
     return keras.layers.ReLU(6.0, name=name)(x)
 
 
-def _depthwise_bn_relu6(f: LayerFactory, x, strides: int, *, name: str):
-    if strides > 1:
-        x = keras.layers.ZeroPadding2D(((1, 1), (1, 1)), name=f"{name}_pad")(x)
-    x = keras.layers.DepthwiseConv2D(3, strides, padding="valid" if strides > 1 else "same", use_bias=False,
+def _depthwise_bn_relu6(f: LayerFactory, x, strides: int, *, name: str, kernel: int = 3):
+    fixed = strides > 1 and f.config.conv_padding == "fixed"
+    if fixed:
+        x = keras.layers.ZeroPadding2D(kernel // 2, name=f"{name}_pad")(x)
+    x = keras.layers.DepthwiseConv2D(kernel, strides, padding="valid" if fixed else "same", use_bias=False,
                                      depthwise_initializer=tf1_kernel_initializer(), name=name)(x)
     f.namer.record(name, "depthwise_conv2d")
     return _relu6(f.bn(x, name=f"{name}_bn"), f"{name}_relu")
 
 
-def _pointwise_bn(f: LayerFactory, x, filters: int, *, name: str, relu: bool = True):
+def pointwise_bn(f: LayerFactory, x, filters: int, *, name: str, relu: bool = True):
     x = f.bn(f.conv(x, filters, 1, name=name), name=f"{name}_bn")
     return _relu6(x, f"{name}_relu") if relu else x
 
@@ -59,20 +60,23 @@ def build_mobilenet_v1(config: ModelConfig) -> keras.Model:
     alpha = config.width_multiplier
     for i, (filters, strides) in enumerate(V1_BLOCKS):
         x = _depthwise_bn_relu6(f, x, strides, name=f"b{i}_dw")
-        x = _pointwise_bn(f, x, make_divisible(filters * alpha), name=f"b{i}_pw")
+        x = pointwise_bn(f, x, make_divisible(filters * alpha), name=f"b{i}_pw")
         if config.use_se_block:
             x = squeeze_excite(f, x, name=f"b{i}_se")
     model = keras.Model(inputs, classification_head(f, x), name="mobilenet_v1")
     return attach_model_info(model, config, f.namer.layer_to_tf1, f.keep_prob)
 
 
-def _inverted_residual(f: LayerFactory, x, expansion: int, filters: int, strides: int, *, name: str):
+def inverted_residual(f: LayerFactory, x, expansion: int, filters: int, strides: int, *, name: str,
+                      kernel: int = 3):
+    """[1x1 expand] -> k x k depthwise -> 1x1 linear projection, identity skip when shapes match
+    (MobileNet v2; EfficientNet-Lite's MBConv, which has no SE)."""
     in_channels = x.shape[-1]
     y = x
     if expansion != 1:
-        y = _pointwise_bn(f, y, in_channels * expansion, name=f"{name}_expand")
-    y = _depthwise_bn_relu6(f, y, strides, name=f"{name}_dw")
-    y = _pointwise_bn(f, y, filters, name=f"{name}_project", relu=False)
+        y = pointwise_bn(f, y, in_channels * expansion, name=f"{name}_expand")
+    y = _depthwise_bn_relu6(f, y, strides, name=f"{name}_dw", kernel=kernel)
+    y = pointwise_bn(f, y, filters, name=f"{name}_project", relu=False)
     if strides == 1 and in_channels == filters:
         y = keras.layers.Add(name=f"{name}_add")([x, y])
     return y
@@ -84,9 +88,9 @@ def build_mobilenet_v2(config: ModelConfig) -> keras.Model:
     block = 0
     for expansion, channels, repeats, first_stride in V2_BLOCKS:
         for r in range(repeats):
-            x = _inverted_residual(f, x, expansion, make_divisible(channels * alpha),
+            x = inverted_residual(f, x, expansion, make_divisible(channels * alpha),
                                    first_stride if r == 0 else 1, name=f"b{block}")
             block += 1
-    x = _pointwise_bn(f, x, make_divisible(1280 * max(1.0, alpha)), name="head_conv")
+    x = pointwise_bn(f, x, make_divisible(1280 * max(1.0, alpha)), name="head_conv")
     model = keras.Model(inputs, classification_head(f, x), name="mobilenet_v2")
     return attach_model_info(model, config, f.namer.layer_to_tf1, f.keep_prob)
