@@ -1,7 +1,12 @@
-"""Export a trained network as one SavedModel that serves encoded images and float batches.
+"""Export a trained network as one SavedModel that serves encoded images and float batches,
+or as TFLite (float32 / full-integer int8) or ONNX, each checked against the Keras model.
 
     python -m assembled_cnn.export --model_dir M --export_dir E \
+        [--format saved_model|tflite|tflite_int8|onnx] [--data_dir D] \
         [--preprocessing_type imagenet_224_256] [--label_map dataset_info.json] [--overwrite]
+
+The TFLite and ONNX layouts, the int8 calibration and the check (``E/export_check.json``) are
+described in `assembled_cnn.deploy.formats`.
 
 The original (`utils/export_utils.py:export_pb`) wrote two SavedModels, `binary_input/` and
 `preprocessed_input/`. Here one SavedModel carries both as signatures:
@@ -32,6 +37,7 @@ from typing import Sequence
 import keras
 import tensorflow as tf
 
+from assembled_cnn.errors import UserError
 from assembled_cnn.model_dir import restore_model
 from assembled_cnn.nets.fold import fold_batch_norm
 from assembled_cnn.nets import model_info
@@ -47,7 +53,7 @@ DEFAULT_SIGNATURE = "serving_default"
 TOP_K = 5
 
 
-class ExportError(ValueError):
+class ExportError(UserError):
     """The export cannot be written as asked; the message says which argument to change."""
 
 
@@ -336,20 +342,34 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--label_map", default=None,
                         help="dataset_info.json, JSON {index: name} or one name per line")
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty export_dir")
+    parser.add_argument("--format", default="saved_model",
+                        choices=("saved_model", "tflite", "tflite_int8", "onnx"))
+    parser.add_argument("--data_dir", default=None,
+                        help="TFRecords whose validation split calibrates int8 and checks the export "
+                             "(default: the data_dir recorded in MODEL_DIR/hparams.json)")
+    parser.add_argument("--num_check_images", type=int, default=64,
+                        help="validation images the export is checked on")
+    parser.add_argument("--num_calibration_images", type=int, default=200,
+                        help="further validation images that calibrate tflite_int8")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from assembled_cnn.deploy import formats
+
+    request = formats.ExportRequest(args.model_dir, args.export_dir, args.format, args.preprocessing_type,
+                                    args.checkpoint, args.label_map, args.data_dir, args.num_check_images,
+                                    args.num_calibration_images, args.overwrite)
     try:
-        path = export_from_model_dir(args.model_dir, args.export_dir, args.preprocessing_type,
-                                     args.checkpoint, args.label_map, overwrite=args.overwrite)
-    except (OSError, ValueError, tf.errors.OpError) as error:  # ExportError is a ValueError
+        path, result = formats.export_format(request)
+    except (OSError, ValueError, tf.errors.OpError) as error:  # Export/ConversionError: ValueErrors
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"exported {args.model_dir} to {path} "
-          f"(signatures {DEFAULT_SIGNATURE}, {FLOAT_SIGNATURE}, {BYTES_SIGNATURE})")
-    return 0
+    kind = (f"signatures {DEFAULT_SIGNATURE}, {FLOAT_SIGNATURE}, {BYTES_SIGNATURE}"
+            if args.format == "saved_model" else args.format)
+    print(f"exported {args.model_dir} to {path} ({kind}); {formats.describe(result)}")
+    return 1 if result is not None and not result["passed"] else 0
 
 
 if __name__ == "__main__":
