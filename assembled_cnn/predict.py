@@ -1,8 +1,12 @@
-"""Classify image files with a model_dir or an exported SavedModel and print the top classes.
+"""Classify image files with a model_dir or an export and print the top classes.
 
     python -m assembled_cnn.predict --model_dir M cat.jpg dog.png [--top_k 5]
         [--label_map dataset_info.json] [--preprocessing_type imagenet_224_256]
-    python -m assembled_cnn.predict --saved_model E cat.jpg
+    python -m assembled_cnn.predict --saved_model E cat.jpg      # a SavedModel export
+    python -m assembled_cnn.predict --export E cat.jpg           # any export: SavedModel, TFLite, ONNX
+
+A TFLite or ONNX export takes preprocessed images: the preset recorded in its export_info.json
+is applied here, with the same TF ops as the SavedModel's ``serving_bytes``.
 
 A missing or undecodable file is reported on stderr by name; the other images are still
 printed and the exit status is 1.
@@ -93,17 +97,44 @@ def _from_saved_model(export_dir: str) -> Predictor:
     return Predictor(probabilities, num_classes, info.get("class_names"), f"{export_dir} ({name})")
 
 
+def _from_converted(path: str) -> Predictor:
+    """A TFLite or ONNX export: preprocessing here, the network in LiteRT / ONNX Runtime."""
+    from assembled_cnn.deploy.runtime import eval_preprocess, load_export
+
+    runner = load_export(path)
+    preset = eval_preprocess(runner.info)
+
+    def probabilities(image_bytes: bytes) -> np.ndarray:
+        image = preprocess_image(tf.constant(image_bytes), False, preset).numpy()
+        return tf.nn.softmax(runner.logits(image[np.newaxis])[0]).numpy()
+
+    num_classes = int(runner.info.get("num_classes") or _output_size(runner, preset))
+    return Predictor(probabilities, num_classes, runner.info.get("class_names"),
+                     f"{runner.path} ({runner.format}, {preset.name})")
+
+
+def _output_size(runner, preset) -> int:
+    return len(runner.logits(np.zeros((1, *preset.output_shape(False)), np.float32))[0])
+
+
+def _from_export(path: str) -> Predictor:
+    from assembled_cnn.deploy.runtime import export_format
+
+    kind, _ = export_format(path)
+    return _from_saved_model(path) if kind == "saved_model" else _from_converted(path)
+
+
 def load_predictor(model_dir: str | None = None, saved_model: str | None = None,
                    preprocessing_type: str | None = None, checkpoint: str | None = None,
                    label_map: str | None = None) -> Predictor:
     """A predictor from exactly one of `model_dir` / `saved_model`, with class names if known."""
     if (model_dir is None) == (saved_model is None):
-        raise ValueError("give exactly one of --model_dir or --saved_model")
+        raise ValueError("give exactly one of --model_dir or --saved_model/--export")
     if saved_model is not None:
         if preprocessing_type is not None or checkpoint is not None:
             raise ValueError("--preprocessing_type and --checkpoint apply to --model_dir only; "
-                             "a SavedModel carries the preprocessing it was exported with")
-        predictor = _from_saved_model(saved_model)
+                             "an export carries the preprocessing it was exported with")
+        predictor = _from_export(saved_model)
     else:
         predictor = _from_model_dir(model_dir, preprocessing_type, checkpoint)
     if label_map is None and model_dir is not None:
@@ -189,7 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="JPEG/PNG files")
     parser.add_argument("--model_dir", default=None, help="model_dir with model_config.json")
-    parser.add_argument("--saved_model", default=None, help="export of python -m assembled_cnn.export")
+    parser.add_argument("--saved_model", "--export", dest="saved_model", default=None,
+                        help="an export of python -m assembled_cnn.export: SavedModel directory, "
+                             "TFLite / ONNX export directory, or its model.tflite / model.onnx")
     parser.add_argument("--top_k", type=int, default=5)
     parser.add_argument("--label_map", default=None,
                         help="dataset_info.json, JSON {index: name} or one name per line "
