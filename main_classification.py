@@ -6,12 +6,22 @@
 See scripts/ for the original recipes and `--helpfull` for every flag.
 """
 
-from absl import app, flags
+from absl import app, flags, logging
 
 from assembled_cnn.flags import config_from_flags, define_flags
 
 define_flags(flags.FLAGS)
 flags.FLAGS.set_default("train_epochs", 90)
+flags.DEFINE_bool("debug", False, "show the traceback of a user error instead of its one-line message")
+
+
+def fail(message: str, status: int = 2):
+    """The one line a user sees; TF's warnings while objects are torn down would only bury it."""
+    import sys
+
+    logging.set_verbosity(logging.ERROR)
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(status)
 
 
 def main(_argv):
@@ -19,7 +29,8 @@ def main(_argv):
 
     import tensorflow as tf
 
-    from assembled_cnn.config import ConfigError
+    from assembled_cnn.datasets.verify import describe_corrupt_records
+    from assembled_cnn.errors import UserError
     from assembled_cnn.train.preemption import RESTARTABLE_EXIT_CODE, PreemptedError
     from assembled_cnn.train.runner import run
 
@@ -31,17 +42,21 @@ def main(_argv):
         if fv.intra_op_parallelism_threads:
             tf.config.threading.set_intra_op_parallelism_threads(fv.intra_op_parallelism_threads)
         results = run(config)
-    except ConfigError as error:  # a user's mistake: one line naming the flag, no traceback
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    except UserError as error:  # a user's mistake: one line naming the flag or file, no traceback
+        if fv.debug:
+            raise
+        fail(str(error))
+    except tf.errors.DataLossError as error:  # a corrupt TFRecord: name the file
+        if fv.debug:
+            raise
+        fail(describe_corrupt_records(fv.data_dir, error))
     except PreemptedError as stopped:  # SIGTERM: a checkpoint of the current step was saved
         print(f"stopped: {stopped}", file=sys.stderr)
         sys.exit(RESTARTABLE_EXIT_CODE)
     except tf.errors.UnavailableError as error:  # multi-worker: a peer died (its collectives were aborted)
         reason = str(error).strip().splitlines()[0][:200]
-        print(f"error: lost contact with another worker ({reason}); restart every worker with the same "
-              f"command: training resumes from the last checkpoint in {fv.model_dir}", file=sys.stderr)
-        sys.exit(3)
+        fail(f"lost contact with another worker ({reason}); restart every worker with the same command: "
+             f"training resumes from the last checkpoint in {fv.model_dir}", status=3)
     if results:
         print("final: " + ", ".join(f"{k}={v:.4f}" for k, v in results.items() if isinstance(v, float)))
 

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from assembled_cnn.errors import UserError
 from assembled_cnn.nets import ModelConfig
 
 LR_DECAY_TYPES = ("fixed", "exponential", "polynomial", "piecewise", "cosine")
@@ -21,7 +22,7 @@ CLS_LOSS_TYPES = ("softmax", "sigmoid", "focal")
 SIMILARITIES = ("cosine", "euclidean")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A flag or setting is invalid or contradicts another; the message says which and why."""
 
 

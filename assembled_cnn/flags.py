@@ -23,7 +23,8 @@ LOGIT_TYPES = {"arcface": "cosine", "arc_margin": "cosine", "cosine": "cosine", 
 
 
 def _define_base(fv) -> None:
-    flags.DEFINE_string("data_dir", "/tmp", "TFRecord directory", short_name="dd", flag_values=fv)
+    flags.DEFINE_string("data_dir", None, "TFRecord directory (python -m assembled_cnn.datasets.build writes one)",
+                        short_name="dd", flag_values=fv)
     flags.DEFINE_string("model_dir", None, "the experiment's folder: checkpoints, summaries, hparams.json (required)",
                         short_name="md", flag_values=fv)
     flags.DEFINE_bool("clean", False, "remove an earlier run's files from model_dir first (only a model_dir this "
@@ -223,6 +224,9 @@ def config_from_flags(fv=flags.FLAGS) -> ExperimentConfig:
             return recorded.validate()
     elif fv.model_dir:
         check_resumed_network(fv)
+    if not fv.data_dir:
+        raise ConfigError("--data_dir is required: the folder of TFRecords (train-*, validation-*) written by "
+                          "python -m assembled_cnn.datasets.build")
     if not fv.dataset_name:
         raise ConfigError("--dataset_name is required (a registry name such as food101, or imagefolder "
                           "with a data_dir written by python -m assembled_cnn.datasets.build)")

@@ -18,6 +18,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from assembled_cnn.errors import UserError
+
 INFO_FILE = "dataset_info.json"
 TOP1 = "top1"
 MEAN_PER_CLASS = "mean_per_class"
@@ -75,7 +77,7 @@ ALIASES = {"cars196": "stanford_cars", "cub_200_2011": "cub200", "SOP": "sop", "
 DESCRIBED_BY_FILE = {"imagefolder"}
 
 
-class UnknownDatasetError(KeyError):
+class UnknownDatasetError(UserError, KeyError):
     def __str__(self) -> str:  # KeyError would otherwise quote the whole message
         return str(self.args[0])
 

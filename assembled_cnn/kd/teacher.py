@@ -25,6 +25,7 @@ from typing import Any, Callable, Sequence
 import keras
 import tensorflow as tf
 
+from assembled_cnn.errors import UserError
 from assembled_cnn.experiment import HPARAMS_FILE, load_experiment
 from assembled_cnn.model_dir import MODEL_CONFIG_FILE
 from assembled_cnn.nets import ModelConfig, build_model, model_config
@@ -36,7 +37,7 @@ PREFERRED_SIGNATURE = "serving_default"
 PREFERRED_OUTPUT_KEYS = ("logits", "default", "output_0")
 
 
-class TeacherError(ValueError):
+class TeacherError(UserError):
     """The teacher spec cannot be loaded; the message says which spec/flag and what to do."""
 
 

@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from assembled_cnn.errors import UserError
 from assembled_cnn.nets.model_info import HEAD_LAYERS, is_batch_norm_folded, model_info
 
 # Checkpoint entries that are training bookkeeping, not network weights.
@@ -21,7 +22,7 @@ _BOOKKEEPING = re.compile(r"(^global_step$|/Momentum$|/ExponentialMovingAverage$
                           r"/Adam(_1)?$|^loss_scale|^current_loss_scale|^good_steps|_CHECKPOINTABLE_OBJECT_GRAPH)")
 
 
-class Tf1CheckpointError(ValueError):
+class Tf1CheckpointError(UserError):
     """The checkpoint does not fit the model; the message lists the offending names and shapes."""
 
 

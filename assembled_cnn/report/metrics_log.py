@@ -9,8 +9,10 @@ import json
 import math
 import os
 
+from assembled_cnn.errors import UserError
 
-class MetricsLogError(ValueError):
+
+class MetricsLogError(UserError):
     """A metrics.jsonl line is malformed; the message names the file and the line."""
 
 

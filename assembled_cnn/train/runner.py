@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import math
 import os
 import shutil
+import sys
 import time
 
 import keras
@@ -18,10 +20,10 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from assembled_cnn.config import ExperimentConfig
+from assembled_cnn.config import ConfigError, ExperimentConfig
 from assembled_cnn.experiment import HPARAMS_FILE, read_class_names, save_dataset_info
 from assembled_cnn.model_dir import save_model_config
-from assembled_cnn.nets import model_info
+from assembled_cnn.nets import ModelConfig, model_info
 from assembled_cnn.retrieval.evaluate import embedding_model, extract_embeddings, make_embed_fn, retrieval_metrics
 from assembled_cnn.train import metrics as metrics_lib
 from assembled_cnn.train.clean import clean_model_dir
@@ -166,7 +168,7 @@ class Runner:
         if latest and int(latest.rsplit("-", 1)[1]) == self.step > 0:
             return self.step  # this runner already holds that state (a later train() call)
         if latest:
-            self.checkpoint.restore(latest).assert_existing_objects_matched()
+            self._restore_own(latest)
             print(f"resumed from {latest} at step {self.step}")
             return self.step
         path = self.config.run.pretrained_model_checkpoint_path
@@ -181,6 +183,19 @@ class Runner:
                   f"weights, not restored {len(report['not_restored'])}: "
                   f"{', '.join(report['not_restored'][:10])}{' ...' if len(report['not_restored']) > 10 else ''}")
         return 0
+
+    def _restore_own(self, path: str) -> None:
+        """Resume from a checkpoint of this model_dir; another network's is a one-line error."""
+        status = None
+        try:
+            status = self.checkpoint.restore(path)
+            status.assert_existing_objects_matched()
+        except (AssertionError, ValueError, tf.errors.InvalidArgumentError) as error:
+            if status is not None:
+                status.expect_partial()  # no "value not found" warnings at exit on top of the message
+            raise ConfigError(f"--model_dir={self.config.run.model_dir} holds checkpoints of another network "
+                              f"({network_difference(self.config.run.model_dir, self.config.model)}); pass the "
+                              "flags it was trained with, or a new --model_dir") from error
 
     def _write_run_files(self) -> None:
         if not self.chief:
@@ -216,9 +231,13 @@ class Runner:
 
     def train(self, until_step: int | None = None, evaluate: bool = False) -> dict:
         """Train to `until_step` (default: the end), evaluating at the eval boundaries."""
+        self.task.check_training_records()
         start = self.restore_or_initialize()
         self._write_run_files()
         self._recover_run_files(start)
+        warning = bn_momentum_warning(self.config.model.bn_momentum, self.total_steps - start)
+        if warning and self.chief:
+            print(f"warning: {warning}", file=sys.stderr)
         target = min(until_step or self.total_steps, self.total_steps)
         if start >= target:
             return self.evaluate() if evaluate else {}
@@ -353,6 +372,33 @@ class Runner:
         self.log.close()
         if not self.chief and os.path.isdir(self.model_dir):
             shutil.rmtree(self.model_dir, ignore_errors=True)
+
+
+def bn_momentum_warning(momentum: float, steps: int, residual: float = 0.05) -> str | None:
+    """A message when BN moving averages cannot converge in `steps` (they keep momentum**steps
+    of their initial mean 0 / variance 1, which evaluation then uses)."""
+    if steps <= 0 or momentum <= 0 or momentum ** steps <= residual:
+        return None
+    needed = math.ceil(math.log(residual) / math.log(momentum))
+    suggested = math.floor(residual ** (1.0 / steps) * 1000) / 1000
+    return (f"--bn_momentum={momentum}: after {steps} steps the BN moving averages still hold "
+            f"{momentum ** steps:.0%} of their initial values, so evaluation will use statistics that are not "
+            f"the network's (near-chance accuracy, a huge eval loss); use --bn_momentum={suggested} or lower for "
+            f"this run, or train at least {needed} steps")
+
+
+def network_difference(model_dir: str, model: ModelConfig) -> str:
+    """Which settings differ between the network that wrote model_dir and this one."""
+    from assembled_cnn.model_dir import MODEL_CONFIG_FILE, load_model_config
+
+    try:
+        recorded = load_model_config(model_dir)
+    except FileNotFoundError:
+        return f"no {MODEL_CONFIG_FILE} says which"
+    ignore = {"extra", "tf1_scope"}
+    diffs = [f"{name}={getattr(recorded, name)} there, {getattr(model, name)} now"
+             for name in recorded.to_dict() if name not in ignore and getattr(recorded, name) != getattr(model, name)]
+    return f"{MODEL_CONFIG_FILE}: " + ("; ".join(diffs[:4]) if diffs else "same settings, other variables")
 
 
 def _num_input_pipelines(strategy) -> int:

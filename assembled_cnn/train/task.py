@@ -12,9 +12,10 @@ import math
 import keras
 import tensorflow as tf
 
-from assembled_cnn.config import DataConfig, ExperimentConfig
-from assembled_cnn.datasets.input import InputConfig, build_dataset
+from assembled_cnn.config import ConfigError, DataConfig, ExperimentConfig
+from assembled_cnn.datasets.input import InputConfig, build_dataset, list_files
 from assembled_cnn.datasets.registry import DatasetInfo, get_dataset_info
+from assembled_cnn.datasets.verify import has_teacher_logits
 from assembled_cnn.nets import build_model, model_info
 from assembled_cnn.preprocessing.mixing import MixingConfig
 from assembled_cnn.preprocessing.presets import PreprocessConfig, get_preset
@@ -65,8 +66,19 @@ class ClassificationTask:
         self.config = config
         self.info = dataset_info or get_dataset_info(config.data.dataset_name, config.data.data_dir)
         if config.model.num_classes != self.info.num_classes:
-            raise ValueError(f"--num_classes={config.model.num_classes} but dataset "
-                             f"{self.info.name!r} has {self.info.num_classes} classes")
+            raise ConfigError(f"--num_classes={config.model.num_classes} but dataset "
+                              f"{self.info.name!r} has {self.info.num_classes} classes")
+
+    def check_training_records(self) -> None:
+        """Offline KD needs teacher logits in the records: say so before a graph error does."""
+        d = self.config.data
+        if d.kd_temp <= 0 or self.config.train.online_teacher:
+            return
+        files = list_files(self.input_config(), True)
+        if not has_teacher_logits(files[0]):
+            raise ConfigError(f"--kd_temp={d.kd_temp} needs teacher logits in the training records, but {files[0]} "
+                              "has no image/logit; write them with python -m assembled_cnn.kd.extract_logits, "
+                              "or pass --online_teacher")
 
     # ------------------------------------------------------------------ inputs
     def preprocess_config(self) -> PreprocessConfig:

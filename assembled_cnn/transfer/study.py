@@ -34,6 +34,7 @@ from tqdm import tqdm
 from assembled_cnn.config import DataConfig, ExperimentConfig, RunConfig, TrainConfig
 from assembled_cnn.datasets.registry import (INFO_FILE, DatasetInfo, get_dataset_info,
                                              known_names, read_info_file)
+from assembled_cnn.errors import UserError
 from assembled_cnn.model_dir import MODEL_CONFIG_FILE, load_model_config
 from assembled_cnn.train import runner as runner_lib
 from assembled_cnn.transfer import study_report
@@ -46,7 +47,7 @@ REGIMES = ("fixed", "finetune", "random")
 TINY_PROBE_GRID = (1e-2, 1.0, 100.0)
 
 
-class StudyError(ValueError):
+class StudyError(UserError):
     """A flag of the study is wrong or inconsistent; the message names it and the fix."""
 
 
