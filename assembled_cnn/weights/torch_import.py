@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Callable
 
 import keras
 import numpy as np
@@ -56,7 +57,7 @@ class TorchImportReport:
     notes: list[str] = field(default_factory=list)  # where the model computes differently from the source
 
     def summary(self) -> str:
-        lines = [f"PyTorch weights {self.source}: assigned {len(self.assigned)} tensors"]
+        lines = [f"weights {self.source}: assigned {len(self.assigned)} tensors"]
         for title, rows in (("kept freshly initialised", self.missing), ("not used", self.unexpected)):
             if rows:
                 lines.append(f"  {title} ({len(rows)}): " + ", ".join(f"{n} {tuple(s)}" for n, s in rows))
@@ -95,7 +96,7 @@ def layout_for(model: keras.Model) -> list[tuple[str, str]]:
 
 
 def torch_prefix(layer_name: str, layout) -> str | None:
-    for pattern, replacement in layout:
+    for pattern, replacement in layout:  # replacement: a template or a function of the match
         if re.fullmatch(pattern, layer_name):
             return re.sub(pattern, replacement, layer_name)
     return None
@@ -117,13 +118,24 @@ def _torch_name(layer, var_name: str, prefix: str) -> str:
     return f"{prefix}.{'weight' if var_name in ('kernel', 'depthwise_kernel') else var_name}"
 
 
-def plan_import(model: keras.Model, tensors: dict, layout, skip_head: bool):
-    """[(torch name, layer, variable)] to assign, and the report's missing/unexpected lists."""
+@dataclass(frozen=True)
+class Convention:
+    """How a source names (layer, variable) given the layer's source prefix, and how its values
+    become ours."""
+    tensor_name: Callable[[keras.layers.Layer, str, str], str]
+    convert: Callable[[keras.layers.Layer, str, np.ndarray], np.ndarray]
+
+
+TORCH = Convention(_torch_name, _converted)
+
+
+def plan_import(model: keras.Model, tensors: dict, layout, skip_head: bool, convention: Convention = TORCH):
+    """[(source name, layer, variable)] to assign, and the report's missing/unexpected lists."""
     plan, missing, used = [], [], set()
     for layer in model.layers:
         prefix = torch_prefix(layer.name, layout) if layer.weights else None
         for var in layer.weights:
-            name = _torch_name(layer, var.name, prefix) if prefix else None
+            name = convention.tensor_name(layer, var.name, prefix) if prefix else None
             if name is None or name not in tensors or (skip_head and layer.name in HEAD_LAYERS):
                 missing.append((f"{layer.name}/{var.name}", tuple(var.shape)))
                 used.add(name)  # a skipped head's tensors are not "unexpected"
@@ -134,24 +146,31 @@ def plan_import(model: keras.Model, tensors: dict, layout, skip_head: bool):
     return plan, missing, unexpected
 
 
-def load_torch_weights(model: keras.Model, source, skip_head: bool = False) -> TorchImportReport:
-    """Assign a PyTorch checkpoint (path or state dict) to `model`; raises on any misfit."""
+def assign_tensors(model: keras.Model, tensors: dict, layout, *, source: str, skip_head: bool = False,
+                   convention: Convention = TORCH, notes=()) -> TorchImportReport:
+    """Copy `tensors` (source name -> array) into `model` by `layout`; raises on any misfit."""
     if is_batch_norm_folded(model):
         raise TorchImportError(f"model {model.name!r} has folded BatchNorms; import into the unfolded model")
-    name = str(source) if not isinstance(source, dict) else "<state dict>"
-    tensors = extract_state_dict(source if isinstance(source, dict) else load_torch_file(source), name)
-    plan, missing, unexpected = plan_import(model, tensors, layout_for(model), skip_head)
+    plan, missing, unexpected = plan_import(model, tensors, layout, skip_head, convention)
     wrong = [(n, f"model {tuple(v.shape)} vs file {tensors[n].shape}") for n, layer, v in plan
-             if _converted(layer, v.name, tensors[n]).shape != tuple(v.shape)]
+             if convention.convert(layer, v.name, tensors[n]).shape != tuple(v.shape)]
     head_only = all(n.split("/")[0] in HEAD_LAYERS for n, _ in missing)
     if wrong or unexpected or (missing and not (skip_head and head_only)):
-        raise TorchImportError(_misfit_message(name, missing, wrong, unexpected))
-    report = TorchImportReport(name, missing=missing, ignored=sorted(n for n in tensors if _IGNORED.search(n)),
-                               notes=_inexact_notes(model))
-    for torch_name, layer, var in plan:
-        var.assign(_converted(layer, var.name, tensors[torch_name]).astype(var.dtype))
-        report.assigned.append((torch_name, f"{layer.name}/{var.name}", tuple(var.shape)))
+        raise TorchImportError(_misfit_message(source, missing, wrong, unexpected))
+    report = TorchImportReport(source, missing=missing, ignored=sorted(n for n in tensors if _IGNORED.search(n)),
+                               notes=list(notes))
+    for name, layer, var in plan:
+        var.assign(convention.convert(layer, var.name, tensors[name]).astype(var.dtype))
+        report.assigned.append((name, f"{layer.name}/{var.name}", tuple(var.shape)))
     return report
+
+
+def load_torch_weights(model: keras.Model, source, skip_head: bool = False) -> TorchImportReport:
+    """Assign a PyTorch checkpoint (path or state dict) to `model`; raises on any misfit."""
+    name = str(source) if not isinstance(source, dict) else "<state dict>"
+    tensors = extract_state_dict(source if isinstance(source, dict) else load_torch_file(source), name)
+    return assign_tensors(model, tensors, layout_for(model), source=name, skip_head=skip_head,
+                          notes=_inexact_notes(model))
 
 
 def _inexact_notes(model: keras.Model) -> list[str]:
@@ -163,7 +182,7 @@ def _inexact_notes(model: keras.Model) -> list[str]:
 
 
 def _misfit_message(name, missing, wrong, unexpected) -> str:
-    parts = [f"PyTorch weights {name} do not match the model:"]
+    parts = [f"weights {name} do not match the model:"]
     for title, rows in (("model weights missing from the file", missing), ("shape mismatches", wrong),
                         ("file tensors the model does not have", unexpected)):
         if rows:
