@@ -242,8 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output_dir", required=True, help="where the shards with logits go")
     parser.add_argument("--preprocessing_type", default=None,
                         help="eval preprocessing the teacher expects (e.g. imagenet_224_256); "
-                             "default: the one recorded in a SavedModel teacher's "
-                             "assets/export_info.json, else imagenet")
+                             "default: what a model_dir teacher was trained with (hparams.json) or "
+                             "a SavedModel teacher was exported with (export_info.json), else imagenet")
     parser.add_argument("--normalization", default=None,
                         help="override the preset's normalisation (mean_subtract, mean_std, "
                              "unit for [0, 1] TF-Hub teachers, none)")
