@@ -18,7 +18,9 @@ The original (`utils/export_utils.py:export_pb`) wrote two SavedModels, `binary_
 
 outputs: ``logits`` float32 [None, K], ``probabilities`` (softmax), ``classes`` int64 [None],
 ``top5_classes`` int64 [None, min(5, K)], ``top5_probabilities``, and with class names
-``class_names`` (name of the top-1 class) and ``top5_class_names``. Calling the loaded object
+``class_names`` (name of the top-1 class) and ``top5_class_names``, and ``embedding`` float32
+[None, D] (the `features` layer: the retrieval embedding of `--zeroshot_eval`) when the network
+has one. Calling the loaded object
 directly (``loaded(images)``) returns the logits of a preprocessed batch.
 ``assets/export_info.json`` records the model config, the preprocessing and the class names.
 """
@@ -43,6 +45,7 @@ from assembled_cnn.nets.fold import fold_batch_norm
 from assembled_cnn.nets import model_info
 from assembled_cnn.nets.model_info import is_batch_norm_folded
 from assembled_cnn.preprocessing import PreprocessConfig, get_preset, preprocess_image
+from assembled_cnn.retrieval.evaluate import with_embedding_output
 from assembled_cnn.utils.io import write_json_atomic
 
 EXPORT_INFO_FILE = "export_info.json"
@@ -122,16 +125,21 @@ class ServingModule(tf.Module):
         self._top_k = min(TOP_K, int(model.output_shape[-1]))
         float_spec = tf.TensorSpec([None, *preprocess.output_shape(False)], tf.float32, name="images")
         bytes_spec = tf.TensorSpec([None], tf.string, name="image_bytes")
-        # The network is traced once (__call__); the signatures call that function.
-        self.__call__ = tf.function(self._logits, input_signature=[float_spec])
+        # The network is traced once (_forward); __call__ and the signatures call that function.
+        self._network = with_embedding_output(model) or model
+        self._forward = tf.function(self._logits_and_embedding, input_signature=[float_spec])
+        self.__call__ = tf.function(lambda images: self._forward(images)[0], input_signature=[float_spec])
         self.serve_float = tf.function(self._outputs, input_signature=[float_spec])
         self.serve_bytes = tf.function(self._outputs_from_bytes, input_signature=[bytes_spec])
 
-    def _logits(self, images):
-        return tf.cast(self._model(images, training=False), tf.float32)
+    def _logits_and_embedding(self, images):
+        outputs = self._network(images, training=False)
+        if not isinstance(outputs, (list, tuple)):
+            return tf.cast(outputs, tf.float32), None
+        return tf.cast(outputs[0], tf.float32), tf.cast(outputs[1], tf.float32)
 
     def _outputs(self, images) -> dict[str, tf.Tensor]:
-        logits = self.__call__(images)
+        logits, embedding = self._forward(images)
         probabilities = tf.nn.softmax(logits, axis=-1)
         top = tf.math.top_k(probabilities, k=self._top_k)
         outputs = {
@@ -141,6 +149,8 @@ class ServingModule(tf.Module):
             "top5_classes": tf.cast(top.indices, tf.int64),
             "top5_probabilities": top.values,
         }
+        if embedding is not None:
+            outputs["embedding"] = embedding
         if self._class_names is not None:
             outputs["class_names"] = tf.gather(self._class_names, outputs["classes"])
             outputs["top5_class_names"] = tf.gather(self._class_names, top.indices)

@@ -16,14 +16,30 @@ from assembled_cnn.retrieval.recall import Blocks, recall_at_k
 EMBEDDING_LAYER = "features"
 
 
+def with_embedding_output(model: keras.Model) -> keras.Model | None:
+    """`model` with its `features` tensor as a second output (same weights), or None without one.
+
+    A layer shared by two models (a BN-folded copy reuses the original's weight-free layers) has
+    one call node per model: the node that belongs to `model`'s graph is the one that builds."""
+    try:
+        layer = model.get_layer(EMBEDDING_LAYER)
+    except ValueError:
+        return None
+    for node in reversed(layer._inbound_nodes):
+        try:
+            return keras.Model(model.input, [model.output, node.output_tensors[0]], name=f"{model.name}_embedding")
+        except ValueError:
+            continue
+    return None
+
+
 def embedding_model(model: keras.Model) -> keras.Model:
     """The sub-model from the images to the `features` layer (shares the weights)."""
-    try:
-        features = model.get_layer(EMBEDDING_LAYER).output
-    except ValueError:
+    both = with_embedding_output(model)
+    if both is None:
         raise ValueError(f"model {model.name!r} has no {EMBEDDING_LAYER!r} layer to take embeddings from; "
-                         "build it with assembled_cnn.build_model") from None
-    return keras.Model(model.input, features, name=f"{model.name}_embedding")
+                         "build it with assembled_cnn.build_model")
+    return keras.Model(both.input, both.outputs[1], name=f"{model.name}_embedding")
 
 
 def make_embed_fn(strategy: tf.distribute.Strategy, embedder: keras.Model):
