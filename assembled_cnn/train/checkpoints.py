@@ -75,12 +75,36 @@ def _resolve(path: str) -> str:
 
 
 def warm_start(model: keras.Model, path: str, restore_bn_stats: bool) -> dict:
-    """Initialise everything but the head from `path` (ours or an original TF1 checkpoint)."""
+    """Initialise everything but the head from `path` (ours, an original TF1 checkpoint, or a
+    PyTorch / safetensors / keras.applications weights file)."""
+    if os.path.isfile(path) and path.endswith(FOREIGN_WEIGHT_SUFFIXES):
+        return _warm_start_foreign(model, path, restore_bn_stats)
     resolved = _resolve(path)
     if is_tf1_checkpoint(resolved):
         report = load_tf1_checkpoint(model, resolved, skip_head=True, restore_moving_stats=restore_bn_stats)
         return {"source": resolved, "format": "tf1", "restored": report.assigned, "not_restored": report.skipped}
     return _warm_start_tf2(model, resolved, restore_bn_stats)
+
+
+FOREIGN_WEIGHT_SUFFIXES = (".pth", ".pt", ".pth.tar", ".bin", ".safetensors", ".h5")
+
+
+def _warm_start_foreign(model: keras.Model, path: str, restore_bn_stats: bool) -> dict:
+    """Everything but the head from a PyTorch or keras.applications file (`weights/`)."""
+    from assembled_cnn.weights.keras_import import load_keras_application_weights
+    from assembled_cnn.weights.torch_import import load_torch_weights
+
+    stats = [v for v in model.weights if v.name in ("moving_mean", "moving_variance")]
+    initial = [v.numpy() for v in stats]
+    load = load_keras_application_weights if path.endswith(".h5") else load_torch_weights
+    report = load(model, path, skip_head=True)
+    if not restore_bn_stats:
+        for var, value in zip(stats, initial):
+            var.assign(value)
+    return {"source": path, "format": "h5" if path.endswith(".h5") else "torch",
+            "restored": [keras_name for _, keras_name, _ in report.assigned if restore_bn_stats
+                         or keras_name.rsplit("/", 1)[-1] not in ("moving_mean", "moving_variance")],
+            "not_restored": [name for name, _ in report.missing], "notes": report.notes}
 
 
 def _twin_config(model: keras.Model, path: str):

@@ -48,8 +48,8 @@ def _random_torchvision_state_dict(depth, rng):
     return OrderedDict((k, v.astype(np.float32) if v.dtype == np.float64 else v) for k, v in sd.items())
 
 
-def _model(depth, padding="symmetric", **overrides):
-    return build_model(f"resnet{depth}", num_filters=WIDTH, num_classes=CLASSES, stem_pool_padding=padding,
+def _model(depth, padding="symmetric", num_classes=CLASSES, **overrides):
+    return build_model(f"resnet{depth}", num_filters=WIDTH, num_classes=num_classes, stem_pool_padding=padding,
                        **overrides)
 
 
