@@ -1,4 +1,4 @@
-"""Train / evaluate / export an (Assemble-)ResNet classifier with the original's absl flags.
+r"""Train / evaluate / export an (Assemble-)ResNet classifier with the original's absl flags.
 
     python main_classification.py --dataset_name=food101 --data_dir=... --model_dir=... \
         --resnet_version=2 --use_sk_block --anti_alias_type=sconv --anti_alias_filter_size=3 ...
@@ -62,4 +62,11 @@ def main(_argv):
 
 
 if __name__ == "__main__":
+    import sys
+
+    if any(arg in ("--help", "-h", "-?") for arg in sys.argv[1:]):
+        from assembled_cnn.cli_help import render_help
+
+        sys.stdout.write(render_help(flags.FLAGS, __doc__))
+        sys.exit(0)
     app.run(main)

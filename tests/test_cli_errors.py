@@ -93,3 +93,14 @@ def test_a_bn_momentum_too_slow_for_the_run_is_warned_with_the_fix(data, tmp_pat
         runner.close()
         assert ("warning: --bn_momentum=" in capsys.readouterr().err) == warned
     assert tf.train.latest_checkpoint(str(tmp_path / "0.2")).endswith("ckpt-2")
+
+
+def test_help_lists_the_flags_people_use_grouped_and_exits_0():
+    out = run_main("--help")
+    assert out.returncode == 0, out.stderr[-2000:]
+    text = out.stdout
+    for heading in ("Experiment:", "Data:", "Model:", "Training:", "Fine-tuning:", "Distribution:"):
+        assert heading in text
+    assert "--model_dir (-md)" in text and "--bn_momentum" in text and "[default: 0.997]" in text
+    assert "--bigquery_data_set" not in text and "--use_synthetic_data" not in text  # compatibility only
+    assert text.index("Experiment:") < text.index("--model_dir") < text.index("Data:") < text.index("--data_dir")
