@@ -33,6 +33,7 @@ def batch_norms(model):
     ("assemble_resnet50", dict(num_filters=8)),   # Big-Little, SK, anti-alias, DropBlock, ResNet-D
     ("se_resnet50", dict(num_filters=8)),
     ("mobilenet_v1", dict(width_multiplier=0.25)),  # depthwise convs
+    ("efficientnet_lite0", dict(width_multiplier=0.25)),  # 5x5 depthwise, TF "SAME" convs
     ("resnet18", dict(num_filters=8, embedding_size=16)),  # the embedding is a 1x1 conv + BN too
 ])
 def test_folded_model_matches_the_original(name, kwargs):
