@@ -8,12 +8,16 @@
 # The original starts with --clean (delete MODEL_DIR); set CLEAN=false to resume instead.
 # Its preprocessing_type was left at the `imagenet` default.
 #
-# Environment: DATA_DIR [data/food101]; PRETRAINED [runs/assemble_resnet50] ImageNet model_dir
+# The FGVC recipes (finetuning_assemble_on_{cars,flowers,aircraft,pets}.sh) run this one with
+# DATASET and their epochs (the paper's Table 13).
+#
+# Environment: DATASET [food101] registry name; DATA_DIR [data/food101]; PRETRAINED [runs/assemble_resnet50] ImageNet model_dir
 # or checkpoint; MODEL_DIR [runs/assemble_resnet50_food101]; NUM_GPUS [4]; BATCH_SIZE [256];
 # TRAIN_EPOCHS [100]; CLEAN [true]; MODE [train_and_eval]; DISTRIBUTION_STRATEGY [mirrored];
 # PYTHON [python].
 set -euo pipefail
 
+DATASET="${DATASET:-food101}"
 DATA_DIR="${DATA_DIR:-data/food101}"
 PRETRAINED="${PRETRAINED:-runs/assemble_resnet50}"
 MODEL_DIR="${MODEL_DIR:-runs/assemble_resnet50_food101}"
@@ -30,7 +34,7 @@ PYTHON="${PYTHON:-python}"
   --distribution_strategy="${DISTRIBUTION_STRATEGY}" \
   --num_gpus="${NUM_GPUS}" \
   --clean="${CLEAN}" \
-  --dataset_name=food101 \
+  --dataset_name="${DATASET}" \
   --data_dir="${DATA_DIR}" \
   --model_dir="${MODEL_DIR}" \
   --pretrained_model_checkpoint_path="${PRETRAINED}" \

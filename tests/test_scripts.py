@@ -11,7 +11,11 @@ REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = sorted((REPO / "scripts").glob("*.sh"))
 EXPECTED = {"train_vanila_from_scratch.sh", "train_assemble_from_scratch.sh",
             "finetuning_vanila_on_food101.sh", "finetuning_assemble_on_food101.sh",
-            "eval_assemble_tf1_checkpoint.sh", "eval_assemble_mCE_on_imagenet.sh"}
+            "eval_assemble_tf1_checkpoint.sh", "eval_assemble_mCE_on_imagenet.sh",
+            # the paper's MobileNet ladder (§6.7) and FGVC fine-tuning (§6.5, Table 13)
+            "train_mobilenet_v1_m0.sh", "train_mobilenet_v1_m3.sh",
+            "finetuning_assemble_on_cars.sh", "finetuning_assemble_on_flowers.sh",
+            "finetuning_assemble_on_aircraft.sh", "finetuning_assemble_on_pets.sh"}
 
 # The original's absl flags, from shared/reference/assembled-cnn.md §1.1–1.7.
 ORIGINAL_FLAGS = {
