@@ -33,7 +33,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
 
 def _describe(flag) -> str:
     name = f"--{flag.name}" + (f" (-{flag.short_name})" if flag.short_name else "")
-    default = "" if flag.default in (None, "", []) else f" [default: {flag.default_as_str or flag.default}]"
+    default = "" if flag.default in (None, "", []) else f" [default: {flag.default}]"
     body = textwrap.fill(f"{flag.help}{default}", width=96, initial_indent="      ", subsequent_indent="      ")
     return f"  {name}\n{body}"
 

@@ -101,6 +101,6 @@ def test_help_lists_the_flags_people_use_grouped_and_exits_0():
     text = out.stdout
     for heading in ("Experiment:", "Data:", "Model:", "Training:", "Fine-tuning:", "Distribution:"):
         assert heading in text
-    assert "--model_dir (-md)" in text and "--bn_momentum" in text and "[default: 0.997]" in text
+    assert "--model_dir (-md)" in text and "--bn_momentum" in text and "[default: 32]" in text
     assert "--bigquery_data_set" not in text and "--use_synthetic_data" not in text  # compatibility only
     assert text.index("Experiment:") < text.index("--model_dir") < text.index("Data:") < text.index("--data_dir")
