@@ -103,4 +103,4 @@ def test_help_lists_the_flags_people_use_grouped_and_exits_0():
         assert heading in text
     assert "--model_dir (-md)" in text and "--bn_momentum" in text and "[default: 32]" in text
     assert "--bigquery_data_set" not in text and "--use_synthetic_data" not in text  # compatibility only
-    assert text.index("Experiment:") < text.index("--model_dir") < text.index("Data:") < text.index("--data_dir")
+    assert text.index("Experiment:") < text.index("\n  --model_dir") < text.index("Data:") < text.index("\n  --data_dir")
