@@ -219,7 +219,3 @@ def build_dataset(config: InputConfig, is_training: bool,
     options.threading.max_intra_op_parallelism = 1
     return dataset.with_options(options)
 
-
-def input_fn(config: InputConfig, is_training: bool, input_context=None) -> tf.data.Dataset:
-    """Alias of :func:`build_dataset` with the original's name."""
-    return build_dataset(config, is_training, input_context)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from assembled_cnn.errors import UserError
@@ -68,7 +68,6 @@ class ModelConfig:
     logit_bias_init: float = 0.0   # the original: -log(C - 1) for sigmoid/focal losses
     input_size: Optional[int] = None
     tf1_scope: str = "resnet_model"
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
         self.resnet_size = int(self.resnet_size)
@@ -129,6 +128,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "ModelConfig":
+        values = {k: v for k, v in values.items() if k != "extra"}  # an unused field of older model_dirs
         unknown = sorted(set(values) - set(cls.field_names()))
         if unknown:
             raise ModelConfigError(

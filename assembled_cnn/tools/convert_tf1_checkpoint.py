@@ -20,9 +20,6 @@ from assembled_cnn.nets import ModelConfig, build_model, model_config
 from assembled_cnn.nets.tf1_checkpoint import Tf1CheckpointError, load_tf1_checkpoint
 from assembled_cnn.utils.io import write_json_atomic
 
-_SKIPPED_FIELDS = {"extra"}
-
-
 def _parse_bool(text: str) -> bool:
     lowered = text.strip().lower()
     if lowered in ("1", "true", "yes", "y"):
@@ -35,15 +32,13 @@ def _parse_bool(text: str) -> bool:
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """One optional --flag per ModelConfig field, typed like its default."""
     for field in dataclasses.fields(ModelConfig):
-        if field.name in _SKIPPED_FIELDS:
-            continue
         default = field.default
         kind = _parse_bool if isinstance(default, bool) else (type(default) if default is not None else int)
         parser.add_argument(f"--{field.name}", type=kind, default=None, help=f"model flag (default {default!r})")
 
 
 def model_config_from_args(args: argparse.Namespace, preset: str | None) -> ModelConfig:
-    names = {f.name for f in dataclasses.fields(ModelConfig)} - _SKIPPED_FIELDS
+    names = {f.name for f in dataclasses.fields(ModelConfig)}
     return model_config(preset, **{n: getattr(args, n) for n in names})
 
 

@@ -395,7 +395,7 @@ def network_difference(model_dir: str, model: ModelConfig) -> str:
         recorded = load_model_config(model_dir)
     except FileNotFoundError:
         return f"no {MODEL_CONFIG_FILE} says which"
-    ignore = {"extra", "tf1_scope"}
+    ignore = {"tf1_scope"}
     diffs = [f"{name}={getattr(recorded, name)} there, {getattr(model, name)} now"
              for name in recorded.to_dict() if name not in ignore and getattr(recorded, name) != getattr(model, name)]
     return f"{MODEL_CONFIG_FILE}: " + ("; ".join(diffs[:4]) if diffs else "same settings, other variables")

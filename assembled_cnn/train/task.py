@@ -16,7 +16,7 @@ from assembled_cnn.config import ConfigError, DataConfig, ExperimentConfig
 from assembled_cnn.datasets.input import InputConfig, build_dataset, list_files
 from assembled_cnn.datasets.registry import DatasetInfo, get_dataset_info
 from assembled_cnn.datasets.verify import has_teacher_logits
-from assembled_cnn.nets import build_model, model_info
+from assembled_cnn.nets import build_model
 from assembled_cnn.preprocessing.mixing import MixingConfig
 from assembled_cnn.preprocessing.presets import PreprocessConfig, get_preset
 from assembled_cnn.preprocessing.random_erasing import RandomErasingConfig
@@ -149,6 +149,3 @@ class ClassificationTask:
     def eval_step(self, model, features, targets) -> dict:
         logits = model(features["image"], training=False)
         return metrics.batch_statistics(targets["label"], logits, self.info.num_classes)
-
-    def keep_prob_holder(self, model):
-        return model_info(model).keep_prob

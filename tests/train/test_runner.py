@@ -90,19 +90,24 @@ def test_warm_start_from_our_checkpoint_restores_all_but_the_head(trained, toy_d
 
 
 def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(toy_data, tmp_path):
-    config = toy_config(toy_data, tmp_path, train={"base_learning_rate": 1e9, "learning_rate_decay_type": "fixed",
-                                                   "train_epochs": 3},
-                        run={"op_determinism": False, "save_checkpoints_steps": 1, "log_every_n_steps": 1})
-    runner = Runner(config)
-    with pytest.raises(TrainingDivergedError, match="last finite checkpoint"):
-        runner.train()
     import tensorflow as tf
-    latest = tf.train.latest_checkpoint(str(tmp_path))
-    if latest is not None:
-        reader = tf.train.load_checkpoint(latest)
-        values = [reader.get_tensor(n) for n, _ in tf.train.list_variables(latest) if "model/" in n]
-        assert all(np.all(np.isfinite(v)) for v in values if v.dtype.kind == "f")
+
+    run = {"op_determinism": False, "save_checkpoints_steps": 1, "log_every_n_steps": 1, "mode": "train"}
+    good = Runner(toy_config(toy_data, tmp_path, train={"max_train_steps": 2}, run=run))
+    good.train()
+    good.close()
+    assert tf.train.latest_checkpoint(str(tmp_path)).endswith("ckpt-2")
+    exploding = toy_config(toy_data, tmp_path, train={"base_learning_rate": 1e9, "learning_rate_decay_type": "fixed",
+                                                      "max_train_steps": 8}, run=run)
+    runner = Runner(exploding)  # resumes from ckpt-2, then diverges
+    with pytest.raises(TrainingDivergedError, match=r"last finite checkpoint .*ckpt-\d+ is kept"):
+        runner.train()
     runner.close()
+    latest = tf.train.latest_checkpoint(str(tmp_path))
+    assert 2 <= int(latest.rsplit("-", 1)[1]) < 8
+    reader = tf.train.load_checkpoint(latest)
+    values = [reader.get_tensor(n) for n, _ in tf.train.list_variables(latest) if n.startswith(("model/", "optimizer/"))]
+    assert len(values) > 100 and all(np.all(np.isfinite(v)) for v in values if v.dtype.kind == "f")
 
 
 def parse(argv, model_dir="/nonexistent/run"):

@@ -33,11 +33,6 @@ def per_image(draw: Callable[[tf.Tensor], tf.Tensor], seeds: tf.Tensor,
     return tf.map_fn(draw, seeds, fn_output_signature=dtype)
 
 
-def per_image_elems(fn: Callable, elems, dtype: tf.DType = tf.float32) -> tf.Tensor:
-    """``map_fn`` over several per-image tensors (image, seed, ...)."""
-    return tf.map_fn(lambda args: fn(*args), elems, fn_output_signature=dtype)
-
-
 XLA_MIN_PIXELS = 128 * 128  # below this, XLA's compile time outweighs its speed-up
 
 
