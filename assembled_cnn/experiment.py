@@ -68,12 +68,6 @@ def recorded_preprocess(config: ExperimentConfig) -> PreprocessConfig:
     return preprocess_config_of(config.data)
 
 
-def fallback_preprocessing_type(model: keras.Model) -> str:
-    """Without a recorded run: `imagenet` (resize 256 → crop 224), or `imagenet_N` for N-px models."""
-    height = model.input_shape[1]
-    return "imagenet" if height in (None, 224) else f"imagenet_{height}"
-
-
 def choose_preprocess(config: ExperimentConfig | None, model: keras.Model,
                       preprocessing_type: str | None, model_dir: str) -> PreprocessConfig:
     """The recorded preprocessing; an explicit different preset is a one-line error naming both."""
@@ -84,7 +78,10 @@ def choose_preprocess(config: ExperimentConfig | None, model: keras.Model,
                               f"{config.data.preprocessing_type!r} recorded in {model_dir}/{HPARAMS_FILE}; "
                               "drop the flag to use what the model was trained with")
         return recorded
-    return get_preset(preprocessing_type or fallback_preprocessing_type(model))
+    # Without a run: what a converter or import_weights recorded (config.json), else imagenet[_N].
+    from assembled_cnn.export import default_preprocessing_type
+
+    return get_preset(preprocessing_type or default_preprocessing_type(model, model_dir))
 
 
 def read_class_names(model_dir: str, num_classes: int) -> list[str] | None:
