@@ -29,7 +29,8 @@ class DataSource:
     label_offset: int = 0
 
 
-def _recorded_data(model_dir: str) -> dict:
+def recorded_data(model_dir: str) -> dict:
+    """The `data` section of the run's hparams.json ({} for a converted checkpoint)."""
     path = os.path.join(model_dir, "hparams.json")
     if not os.path.isfile(path):
         return {}
@@ -44,7 +45,7 @@ def _recorded_data(model_dir: str) -> dict:
 
 def data_source(model_dir: str, data_dir: str | None = None) -> DataSource | None:
     """Where the model_dir's validation records are (None: nothing recorded and none given)."""
-    recorded = _recorded_data(model_dir)
+    recorded = recorded_data(model_dir)
     directory = data_dir or recorded.get("data_dir")
     if not directory:
         return None

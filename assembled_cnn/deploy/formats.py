@@ -45,7 +45,7 @@ class ExportRequest:
 
 def eval_preset(model_dir: str, model, preprocessing_type: str | None) -> PreprocessConfig:
     """The eval preprocessing the run recorded (its preset at its --test_size), else the default."""
-    recorded = data._recorded_data(model_dir)
+    recorded = data.recorded_data(model_dir)
     if preprocessing_type is None and recorded.get("preprocessing_type"):
         preset = get_preset(recorded["preprocessing_type"])
         return preset.with_test_size(recorded["test_size"]) if recorded.get("test_size") else preset
