@@ -24,7 +24,7 @@ def projection_shortcut(f: LayerFactory, x, out_filters: int, strides: int, kind
         if strides > 1:  # fixed_padding(2) = pad 0 before / 1 after, avg-pool 2x2 VALID
             x = keras.layers.ZeroPadding2D(((0, 1), (0, 1)), name=f"{name}_pool_pad")(x)
             x = keras.layers.AveragePooling2D(2, strides, padding="valid", name=f"{name}_pool")(x)
-        else:  # QUIRK kept for checkpoint fidelity: the original pools even at stride 1
+        elif cfg.resnet_d_stride1_pool:  # QUIRK kept for checkpoint fidelity: the original pools at stride 1
             x = keras.layers.AveragePooling2D(2, 1, padding="same", name=f"{name}_pool")(x)
         strides = 1
     elif kind == "big_little":

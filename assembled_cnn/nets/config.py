@@ -57,6 +57,7 @@ class ModelConfig:
     sync_bn: bool = False  # batch statistics over all replicas (multi-GPU / multi-worker)
     pool_type: str = "gap"
     stem_pool_padding: str = "same"
+    resnet_d_stride1_pool: bool = True  # the original's ResNet-D avg-pools the stride-1 shortcut too; timm does not
     conv_padding: str = "fixed"
     embedding_size: int = 0
     no_downsample: bool = False

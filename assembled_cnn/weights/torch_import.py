@@ -35,8 +35,16 @@ _RESNET_COMMON = [
     (r"stem_conv", "conv1"), (r"stem_conv_bn", "bn1"), (r"logits", "fc"),
     (r"s(\d)_b(\d+)_proj", r"layer\1.\2.downsample.0"), (r"s(\d)_b(\d+)_proj_bn", r"layer\1.\2.downsample.1"),
 ]
-TORCHVISION_BOTTLENECK_LAYOUT = _RESNET_COMMON + [
+_BOTTLENECK_CONVS = [
     (r"s(\d)_b(\d+)_conv(\d)", r"layer\1.\2.conv\3"), (r"s(\d)_b(\d+)_conv(\d)_bn", r"layer\1.\2.bn\3")]
+# timm resnet50d: deep stem conv1.{0,3,6} with BNs conv1.{1,4} and bn1; avg-pool shortcut, so the
+# projection is downsample.1 (downsample.0 is the pool, or an Identity at stride 1).
+TIMM_RESNET_D_LAYOUT = [
+    (r"stem_conv(\d)", lambda m: f"conv1.{3 * (int(m[1]) - 1)}"),
+    (r"stem_conv([12])_bn", lambda m: f"conv1.{3 * (int(m[1]) - 1) + 1}"), (r"stem_conv3_bn", "bn1"),
+    (r"logits", "fc"), (r"s(\d)_b(\d+)_proj", r"layer\1.\2.downsample.1"),
+    (r"s(\d)_b(\d+)_proj_bn", r"layer\1.\2.downsample.2"), *_BOTTLENECK_CONVS]
+TORCHVISION_BOTTLENECK_LAYOUT = _RESNET_COMMON + _BOTTLENECK_CONVS
 # Our basic block names its two 3x3 convs conv2/conv3 (the bottleneck's middle and last).
 TORCHVISION_BASIC_LAYOUT = _RESNET_COMMON + [
     (r"s(\d)_b(\d+)_conv2", r"layer\1.\2.conv1"), (r"s(\d)_b(\d+)_conv2_bn", r"layer\1.\2.bn1"),
@@ -88,11 +96,15 @@ def layout_for(model: keras.Model) -> list[tuple[str, str]]:
     config = model_info(model).config
     if config.architecture == "efficientnet_lite":
         return EFFICIENTNET_LITE_LAYOUT
-    if config.architecture == "resnet" and config.resnet_version == 1 and not (
-            config.use_resnet_d or config.use_sk_block or config.use_se_block or config.anti_alias_parts):
+    plain = config.architecture == "resnet" and config.resnet_version == 1 and not (
+        config.use_sk_block or config.use_se_block or config.anti_alias_parts)
+    if plain and config.use_resnet_d and config.uses_bottleneck:
+        return TIMM_RESNET_D_LAYOUT
+    if plain and not config.use_resnet_d:
         return TORCHVISION_BOTTLENECK_LAYOUT if config.uses_bottleneck else TORCHVISION_BASIC_LAYOUT
     raise TorchImportError(f"no PyTorch layout for model {model.name!r} ({config.architecture}); supported: "
-                           "efficientnet_lite*, plain resnet18/34/50/101/152 (torchvision/MoCo v2)")
+                           "efficientnet_lite*, plain resnet18/34/50/101/152 (torchvision/MoCo v2), "
+                           "resnet50d/101d/152d (timm)")
 
 
 def torch_prefix(layer_name: str, layout) -> str | None:
@@ -175,10 +187,14 @@ def load_torch_weights(model: keras.Model, source, skip_head: bool = False) -> T
 
 def _inexact_notes(model: keras.Model) -> list[str]:
     config = model_info(model).config
+    notes = []
     if config.architecture == "resnet" and config.stem_pool_padding != "symmetric":
-        return ["the stem max-pool pads TF 'SAME' (0 before, 1 after) where torch pads 1 on both sides; "
-                "build the model with stem_pool_padding='symmetric' for an exact import"]
-    return []
+        notes.append("the stem max-pool pads TF 'SAME' (0 before, 1 after) where torch pads 1 on both sides; "
+                     "build the model with stem_pool_padding='symmetric' for an exact import")
+    if config.architecture == "resnet" and config.use_resnet_d and config.resnet_d_stride1_pool:
+        notes.append("the stage-1 shortcut avg-pools at stride 1 (the original's quirk) where timm does not; "
+                     "build the model with resnet_d_stride1_pool=False for an exact import")
+    return notes
 
 
 def _misfit_message(name, missing, wrong, unexpected) -> str:

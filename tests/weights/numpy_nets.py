@@ -72,15 +72,34 @@ def _sym(k):
     return ((k // 2, k // 2), (k // 2, k // 2))
 
 
-def torchvision_resnet(sd, x, blocks, bottleneck, eps=1e-5):
-    x = relu(bn(conv(x, sd["conv1.weight"], 2, _sym(7)), sd, "bn1", eps))
+def _avg_pool_2x2_s2(x):
+    """timm's AvgPool2d(2, 2, ceil_mode=True, count_include_pad=False) on even maps."""
+    return (x[:, 0::2, 0::2] + x[:, 1::2, 0::2] + x[:, 0::2, 1::2] + x[:, 1::2, 1::2]) / 4
+
+
+def _shortcut(sd, p, x, stride, eps, avg_down):
+    if not avg_down:  # torchvision: downsample = [1x1 conv (strided), BN]
+        return bn(conv(x, sd[f"{p}.downsample.0.weight"], stride, _sym(1)), sd, f"{p}.downsample.1", eps)
+    if stride > 1:  # timm "avg_down": [AvgPool (Identity at stride 1), 1x1 conv, BN]
+        x = _avg_pool_2x2_s2(x)
+    return bn(conv(x, sd[f"{p}.downsample.1.weight"], 1, _sym(1)), sd, f"{p}.downsample.2", eps)
+
+
+def torchvision_resnet(sd, x, blocks, bottleneck, eps=1e-5, deep_stem=False):
+    """torchvision ResNet; `deep_stem=True` is timm's resnet*d (3x3 stem convs conv1.0/3/6, avg_down)."""
+    if deep_stem:
+        x = relu(bn(conv(x, sd["conv1.0.weight"], 2, _sym(3)), sd, "conv1.1", eps))
+        x = relu(bn(conv(x, sd["conv1.3.weight"], 1, _sym(3)), sd, "conv1.4", eps))
+        x = relu(bn(conv(x, sd["conv1.6.weight"], 1, _sym(3)), sd, "bn1", eps))
+    else:
+        x = relu(bn(conv(x, sd["conv1.weight"], 2, _sym(7)), sd, "bn1", eps))
     x = max_pool_3x3_s2_pad1(x)
     for stage, count in enumerate(blocks, start=1):
         for b in range(count):
             p, stride = f"layer{stage}.{b}", 2 if stage > 1 and b == 0 else 1
             shortcut = x
-            if f"{p}.downsample.0.weight" in sd:
-                shortcut = bn(conv(x, sd[f"{p}.downsample.0.weight"], stride, _sym(1)), sd, f"{p}.downsample.1", eps)
+            if any(k.startswith(f"{p}.downsample.") for k in sd):
+                shortcut = _shortcut(sd, p, x, stride, eps, avg_down=deep_stem)
             if bottleneck:
                 y = relu(bn(conv(x, sd[f"{p}.conv1.weight"], 1, _sym(1)), sd, f"{p}.bn1", eps))
                 y = relu(bn(conv(y, sd[f"{p}.conv2.weight"], stride, _sym(3)), sd, f"{p}.bn2", eps))

@@ -15,8 +15,9 @@ BLOCKS = {18: (2, 2, 2, 2), 50: (3, 4, 6, 3)}
 WIDTH, CLASSES = 8, 6  # torchvision's 64 base channels scaled down to keep the test fast
 
 
-def _random_torchvision_state_dict(depth, rng):
-    """torchvision.models.resnet{depth} parameter names and shapes at base width WIDTH."""
+def _random_torchvision_state_dict(depth, rng, timm_d=False):
+    """torchvision.models.resnet{depth} (or timm resnet{depth}d) parameter names and shapes at
+    base width WIDTH."""
     sd = OrderedDict()
     bottleneck, expansion = depth >= 50, 4 if depth >= 50 else 1
 
@@ -28,7 +29,12 @@ def _random_torchvision_state_dict(depth, rng):
         sd[f"{name}.running_mean"], sd[f"{name}.running_var"] = rng.normal(0, 0.2, c), rng.uniform(0.5, 1.5, c)
         sd[f"{name}.num_batches_tracked"] = np.array(9, dtype=np.int64)
 
-    conv("conv1", WIDTH, 3, 7), bn("bn1", WIDTH)
+    if timm_d:  # deep stem: 3x3 convs of WIDTH/2, WIDTH/2, WIDTH
+        conv("conv1.0", WIDTH // 2, 3, 3), bn("conv1.1", WIDTH // 2)
+        conv("conv1.3", WIDTH // 2, WIDTH // 2, 3), bn("conv1.4", WIDTH // 2)
+        conv("conv1.6", WIDTH, WIDTH // 2, 3), bn("bn1", WIDTH)
+    else:
+        conv("conv1", WIDTH, 3, 7), bn("bn1", WIDTH)
     inplanes = WIDTH
     for stage, count in enumerate(BLOCKS[depth], start=1):
         planes = WIDTH * 2 ** (stage - 1)
@@ -42,7 +48,9 @@ def _random_torchvision_state_dict(depth, rng):
                 conv(f"{p}.conv1", planes, inplanes, 3), bn(f"{p}.bn1", planes)
                 conv(f"{p}.conv2", planes, planes, 3), bn(f"{p}.bn2", planes)
             if stride != 1 or inplanes != planes * expansion:
-                conv(f"{p}.downsample.0", planes * expansion, inplanes, 1), bn(f"{p}.downsample.1", planes * expansion)
+                first = 1 if timm_d else 0  # timm: downsample.0 is the avg-pool
+                conv(f"{p}.downsample.{first}", planes * expansion, inplanes, 1)
+                bn(f"{p}.downsample.{first + 1}", planes * expansion)
             inplanes = planes * expansion
     sd["fc.weight"], sd["fc.bias"] = rng.normal(0, 0.1, (CLASSES, inplanes)), rng.normal(0, 0.1, CLASSES)
     return OrderedDict((k, v.astype(np.float32) if v.dtype == np.float64 else v) for k, v in sd.items())
@@ -72,6 +80,20 @@ def test_import_equals_numpy_forward_pass(tmp_path, depth):
     assert not np.allclose(same(images, training=False).numpy(), expected, rtol=1e-3, atol=1e-3)
 
 
+def test_timm_resnet50d_with_resnet_d_stride1_pool_off():
+    rng = np.random.default_rng(4)
+    sd = _random_torchvision_state_dict(50, rng, timm_d=True)
+    model = _model(50, use_resnet_d=True, resnet_d_stride1_pool=False)
+    report = load_torch_weights(model, sd)
+    assert not report.missing and not report.unexpected and not report.notes
+    images = rng.uniform(-2, 2, (2, 64, 64, 3)).astype(np.float32)
+    expected = torchvision_resnet({k: v.astype(np.float64) for k, v in sd.items()}, images.astype(np.float64),
+                                  BLOCKS[50], bottleneck=True, deep_stem=True)
+    np.testing.assert_allclose(model(images, training=False).numpy(), expected, rtol=1e-4,
+                               atol=1e-4 * np.abs(expected).max())
+    assert any("resnet_d_stride1_pool" in note for note in load_torch_weights(_model(50, use_resnet_d=True), sd).notes)
+
+
 def test_moco_v2_checkpoint_without_classifier():
     sd = _random_torchvision_state_dict(18, np.random.default_rng(3))
     checkpoint = {"arch": "resnet18", "state_dict": OrderedDict(
@@ -84,6 +106,6 @@ def test_moco_v2_checkpoint_without_classifier():
     assert len(report.assigned) == len([k for k in sd if "num_batches" not in k and not k.startswith("fc.")])
 
 
-def test_unsupported_variants_are_refused():
+def test_unsupported_variants_are_refused():  # SK / SE: the original's units, not timm's
     with pytest.raises(TorchImportError, match="no PyTorch layout"):
         load_torch_weights(build_model("sk_resnet50", num_filters=WIDTH, num_classes=CLASSES), {"x": np.zeros(1)})
