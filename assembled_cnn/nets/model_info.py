@@ -8,11 +8,12 @@ from dataclasses import dataclass
 import keras
 
 from assembled_cnn.nets.config import ModelConfig
-from assembled_cnn.nets.layers import KeepProbability
+from assembled_cnn.nets.layer_groups import HEAD_LAYERS, assign_layer_groups
+from assembled_cnn.nets.layers import DropBlock, KeepProbability
 
 _INFO_ATTR = "_assembled_cnn_info"
-# The classifier layers: left out of warm starts and TF1 loads with skip_head, grouped as "head".
-HEAD_LAYERS = ("logits", "embedding", "embedding_bn")
+__all__ = ["HEAD_LAYERS", "ModelInfo", "attach_model_info", "is_batch_norm_folded", "model_info",
+           "set_dropblock_keep_prob", "with_folded_batch_norm"]
 
 
 @dataclass(frozen=True)
@@ -21,12 +22,16 @@ class ModelInfo:
     tf1_layer_names: dict  # Keras layer name -> TF1 variable-scope path of its weights
     keep_prob: KeepProbability
     batch_norm_folded: bool = False  # an inference model from nets.fold.fold_batch_norm
+    layer_groups: dict = dataclasses.field(default_factory=dict)  # layer name -> stem/stage1..4/head
+    dropblock_layers: tuple = ()  # their seed generators are part of a run's checkpoint
 
 
 def attach_model_info(model: keras.Model, config: ModelConfig, tf1_names: dict,
                       keep_prob: KeepProbability) -> keras.Model:
-    # object.__setattr__ keeps Keras/TF tracking away from this plain record.
-    object.__setattr__(model, _INFO_ATTR, ModelInfo(config, dict(tf1_names), keep_prob))
+    """What the trainer needs to know about the network, decided by its builder."""
+    info = ModelInfo(config, dict(tf1_names), keep_prob, layer_groups=assign_layer_groups(model),
+                     dropblock_layers=tuple(l for l in model.layers if isinstance(l, DropBlock)))
+    object.__setattr__(model, _INFO_ATTR, info)  # keeps Keras/TF tracking away from this plain record
     return model
 
 

@@ -1,39 +1,25 @@
-"""Named groups of layers (stem, stage1..4, head) for per-group LR, L2-SP and re-initialising.
+"""Weights by layer group (stem, stage1..4, head) for per-group LR, L2-SP and re-initialising.
 
-Groups come from the Keras layer names our builders use (`stem_*`, `s1_*` … `s4_*`, head
-layers), so they work for every ResNet variant; MobileNet blocks are split into 4 groups.
+The groups are the network's own metadata, set by its builder (`assembled_cnn.nets.layer_groups`).
 """
 
 from __future__ import annotations
 
-import re
-
 import keras
 
-from assembled_cnn.nets.model_info import HEAD_LAYERS
+from assembled_cnn.nets.layer_groups import GROUP_ORDER, HEAD_LAYERS
+from assembled_cnn.nets.model_info import model_info
 
-GROUP_ORDER = ("stem", "stage1", "stage2", "stage3", "stage4", "head")
-
-
-def layer_group(layer_name: str, num_mobilenet_blocks: int = 0) -> str:
-    if layer_name in HEAD_LAYERS or layer_name.startswith("head_"):
-        return "head"
-    match = re.match(r"s(\d)_", layer_name)
-    if match:
-        return f"stage{match.group(1)}"
-    match = re.match(r"b(\d+)_", layer_name)
-    if match and num_mobilenet_blocks:
-        return f"stage{1 + min(3, 4 * int(match.group(1)) // num_mobilenet_blocks)}"
-    return "stem"
+__all__ = ["GROUP_ORDER", "HEAD_LAYERS", "last_groups", "variable_groups"]
 
 
 def variable_groups(model: keras.Model) -> dict[str, list]:
     """Group name -> the model's weights (trainable and not) in that group."""
-    blocks = {m.group(1) for l in model.layers if (m := re.match(r"b(\d+)_", l.name))}
+    by_layer = model_info(model).layer_groups
     groups: dict[str, list] = {g: [] for g in GROUP_ORDER}
     for layer in model.layers:
-        for var in layer.weights:
-            groups[layer_group(layer.name, len(blocks))].append(var)
+        if layer.weights:
+            groups[by_layer[layer.name]].extend(layer.weights)
     return groups
 
 

@@ -106,7 +106,7 @@ class Runner:
         if t.online_teacher:
             from assembled_cnn.kd.teacher import load_teacher
             self.teacher = load_teacher(t.online_teacher)
-        seeds = [l.seed_generator.state for l in self.model.layers if hasattr(l, "seed_generator")]
+        seeds = [layer.seed_generator.state for layer in model_info(self.model).dropblock_layers]
         parts = dict(model=self.model, optimizer=self.optimizer, dropblock_seeds=seeds)
         if self.ema:
             parts["ema"] = self.ema
