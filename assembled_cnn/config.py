@@ -96,6 +96,7 @@ class RunConfig:
     num_best_ckpt_to_keep: int = 3
     pretrained_model_checkpoint_path: Optional[str] = None
     warm_start_bn_stats: bool = False
+    warm_start_head: bool = False  # also the classifier (same classes): continue under a new schedule
     export_dir: Optional[str] = None
     log_every_n_steps: int = 50
     stop_threshold: Optional[float] = None

@@ -75,6 +75,8 @@ def _define_training(fv) -> None:
                         short_name="pmcp", flag_values=fv)
     flags.DEFINE_bool("warm_start_bn_stats", False, "also restore BN moving statistics (the original did not)",
                       flag_values=fv)
+    flags.DEFINE_bool("warm_start_head", False, "with -pmcp MODEL_DIR: also take its classifier (same classes), "
+                      "to continue a run under a new schedule or resolution (FixRes stage 2)", flag_values=fv)
     flags.DEFINE_bool("eval_only", False, "evaluate the latest checkpoint once", flag_values=fv)
     flags.DEFINE_bool("export_only", False, "export the latest checkpoint only", flag_values=fv)
     flags.DEFINE_enum("mode", None, ["train", "eval", "train_and_eval", "continuous_eval", "export_only"],
@@ -257,7 +259,7 @@ def config_from_flags(fv=flags.FLAGS) -> ExperimentConfig:
         save_checkpoints_epochs=fv.save_checkpoints_epochs, save_checkpoints_steps=fv.save_checkpoints_steps,
         keep_checkpoint_max=fv.keep_checkpoint_max, num_best_ckpt_to_keep=fv.num_best_ckpt_to_keep,
         pretrained_model_checkpoint_path=fv.pretrained_model_checkpoint_path,
-        warm_start_bn_stats=fv.warm_start_bn_stats, export_dir=fv.export_dir,
+        warm_start_bn_stats=fv.warm_start_bn_stats, warm_start_head=fv.warm_start_head, export_dir=fv.export_dir,
         log_every_n_steps=fv.log_every_n_steps, stop_threshold=fv.stop_threshold, clean=fv.clean,
         op_determinism=fv.deterministic, zeroshot_eval=fv.zeroshot_eval,
         recall_at_k=_recall_ks(fv.recall_at_k), eval_similarity=fv.eval_similarity)

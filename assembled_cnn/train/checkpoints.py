@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from assembled_cnn.config import ConfigError
 from assembled_cnn.nets.tf1_checkpoint import load_tf1_checkpoint
 from assembled_cnn.train.layer_groups import HEAD_LAYERS
 from assembled_cnn.utils.io import write_json_atomic
@@ -74,16 +75,19 @@ def _resolve(path: str) -> str:
     return path
 
 
-def warm_start(model: keras.Model, path: str, restore_bn_stats: bool) -> dict:
+def warm_start(model: keras.Model, path: str, restore_bn_stats: bool, include_head: bool = False) -> dict:
     """Initialise everything but the head from `path` (ours, an original TF1 checkpoint, or a
-    PyTorch / safetensors / keras.applications weights file)."""
+    PyTorch / safetensors / keras.applications weights file). `include_head` (one of our model_dirs
+    only) takes the classifier too: a run continued under a new schedule, e.g. FixRes stage 2."""
+    if include_head and (os.path.isfile(path) or is_tf1_checkpoint(_resolve(path))):
+        raise ConfigError(f"--warm_start_head needs a model_dir of this toolkit, not {path}")
     if os.path.isfile(path) and path.endswith(FOREIGN_WEIGHT_SUFFIXES):
         return _warm_start_foreign(model, path, restore_bn_stats)
     resolved = _resolve(path)
     if is_tf1_checkpoint(resolved):
         report = load_tf1_checkpoint(model, resolved, skip_head=True, restore_moving_stats=restore_bn_stats)
         return {"source": resolved, "format": "tf1", "restored": report.assigned, "not_restored": report.skipped}
-    return _warm_start_tf2(model, resolved, restore_bn_stats)
+    return _warm_start_tf2(model, resolved, restore_bn_stats, include_head)
 
 
 FOREIGN_WEIGHT_SUFFIXES = (".pth", ".pt", ".pth.tar", ".bin", ".safetensors", ".h5")
@@ -118,7 +122,7 @@ def _twin_config(model: keras.Model, path: str):
     return model_info(model).config
 
 
-def _warm_start_tf2(model: keras.Model, path: str, restore_bn_stats: bool) -> dict:
+def _warm_start_tf2(model: keras.Model, path: str, restore_bn_stats: bool, include_head: bool = False) -> dict:
     """Restore a TF2 checkpoint of ours into a twin network, then copy every non-head layer."""
     from assembled_cnn.nets import build_model
 
@@ -131,7 +135,7 @@ def _warm_start_tf2(model: keras.Model, path: str, restore_bn_stats: bool) -> di
         for var in layer.weights:
             name = f"{layer.name}/{var.name}"
             is_stat = var.name in ("moving_mean", "moving_variance")
-            if layer.name in HEAD_LAYERS or (is_stat and not restore_bn_stats):
+            if (layer.name in HEAD_LAYERS and not include_head) or (is_stat and not restore_bn_stats):
                 skipped.append(name)
             elif var.name not in source or tuple(source[var.name].shape) != tuple(var.shape):
                 mismatched.append(f"{name} {tuple(var.shape)}")

@@ -173,7 +173,7 @@ class Runner:
             return self.step
         path = self.config.run.pretrained_model_checkpoint_path
         if path:
-            report = warm_start(self.model, path, self.config.run.warm_start_bn_stats)
+            report = warm_start(self.model, path, self.config.run.warm_start_bn_stats, self.config.run.warm_start_head)
             self.regularization.reset_anchors()
             if self.ema:
                 self.ema.reset()

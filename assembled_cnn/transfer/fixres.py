@@ -10,9 +10,9 @@ and fine-tunes briefly at ``test_size`` with a low learning rate: either only th
 classifier while BN statistics are re-estimated (``train_layers="classifier_bn"``) or all
 layers (``"all"``). SimpleClassification's recipe is 224 → fine-tune at 448.
 
-The trainer's ``--pretrained_model_checkpoint_path`` warm start drops the classifier (it is
-meant for new label sets), so stage 2 uses :class:`ContinueFromRunner`, which restores
-every weight of the stage-1 network and then trains with a fresh optimizer and schedule.
+Stage 2 is an ordinary run of the same runner: a warm start from the stage-1 model_dir with
+``warm_start_head`` (the classifier too) and ``warm_start_bn_stats``, so it starts from every
+weight of the stage-1 network and trains with a fresh optimizer and schedule.
 """
 
 from __future__ import annotations
@@ -51,28 +51,6 @@ class FixResConfig:
             raise ValueError(f"test_size={self.test_size} is too small (>= 8 pixels)")
 
 
-class ContinueFromRunner(runner_lib.Runner):
-    """A Runner whose fresh run starts from every weight of another model_dir, head included."""
-
-    def __init__(self, config: ExperimentConfig, source_model_dir: str):
-        self.source_model_dir = source_model_dir
-        super().__init__(config)
-
-    def restore_or_initialize(self) -> int:
-        if self.manager.latest_checkpoint:  # a killed stage 2 resumes from its own checkpoint
-            return super().restore_or_initialize()
-        path = tf.train.latest_checkpoint(self.source_model_dir)
-        if path is None:
-            raise FileNotFoundError(f"stage-1 model_dir {self.source_model_dir!r} has no checkpoint; "
-                                    "train stage 1 first")
-        tf.train.Checkpoint(model=self.model).read(path).expect_partial().assert_existing_objects_matched()
-        self.regularization.reset_anchors()
-        if self.ema:
-            self.ema.reset()
-        print(f"FixRes stage 2 starts from {path}")
-        return self.step
-
-
 def stage2_config(base_config: ExperimentConfig, stage1_model_dir: str, fixres: FixResConfig,
                   model_dir: str) -> ExperimentConfig:
     """The stage-2 experiment: the stage-1 network and data at `test_size`, a short low-LR run."""
@@ -87,7 +65,8 @@ def stage2_config(base_config: ExperimentConfig, stage1_model_dir: str, fixres: 
         lr_multipliers=frozen if fixres.train_layers == "classifier_bn" else {})
     data = dataclasses.replace(base_config.data, train_size=fixres.test_size, test_size=fixres.test_size)
     run = dataclasses.replace(base_config.run, model_dir=model_dir, mode="train_and_eval",
-                              pretrained_model_checkpoint_path=None, clean=False, export_dir=None,
+                              pretrained_model_checkpoint_path=stage1_model_dir, warm_start_head=True,
+                              warm_start_bn_stats=True, clean=False, export_dir=None,
                               epochs_between_evals=max(fixres.epochs, 1e-6))
     return ExperimentConfig(model=model, data=data, train=train, run=run).validate()
 
@@ -104,7 +83,9 @@ def fixres_finetune(base_config: ExperimentConfig, stage1_model_dir: str, test_s
     fixres = FixResConfig(test_size, epochs, lr, train_layers, bn_momentum, max_train_steps)
     model_dir = model_dir or f"{os.path.normpath(stage1_model_dir)}_fixres{test_size}"
     config = stage2_config(base_config, stage1_model_dir, fixres, model_dir)
-    runner = ContinueFromRunner(config, stage1_model_dir)
+    if tf.train.latest_checkpoint(stage1_model_dir) is None:
+        raise FileNotFoundError(f"stage-1 model_dir {stage1_model_dir!r} has no checkpoint; train stage 1 first")
+    runner = runner_lib.Runner(config)
     try:
         return runner.train(evaluate=True)
     finally:

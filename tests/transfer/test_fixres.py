@@ -46,3 +46,14 @@ def test_fixres_stage2_keeps_the_classifier_and_freezes_the_body(tmp_path):
 def test_fixres_config_errors():
     with pytest.raises(ValueError, match="train_layers"):
         FixResConfig(test_size=32, train_layers="bn_only")
+
+
+def test_warm_start_head_only_from_a_model_dir_of_ours(tmp_path):
+    from assembled_cnn.config import ConfigError
+    from assembled_cnn.nets import build_model
+    from assembled_cnn.train.checkpoints import warm_start
+
+    weights = tmp_path / "resnet18.pth"
+    weights.write_bytes(b"not read")
+    with pytest.raises(ConfigError, match="--warm_start_head needs a model_dir"):
+        warm_start(build_model("resnet18", num_classes=3, num_filters=8), str(weights), False, include_head=True)
