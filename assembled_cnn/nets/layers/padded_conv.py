@@ -15,12 +15,17 @@ is chosen per call, from measurements on a 2-core x86 CPU (oneDNN), resnet50:
   speed of keras.applications at 224 px);
 - strided, training and bf16/fp16: explicit `tf.pad` then VALID, because the explicit-padding
   kernels' gradients and their bf16 versions fall back to slow paths (training 63 -> 28 img/s).
+
+These rules are used on the CPU only (`conv_paths.py`); on GPUs and other devices, where nothing
+was measured, the layer runs the plain conv: SAME at stride 1, else `tf.pad` then VALID.
 """
 
 from __future__ import annotations
 
 import keras
 import tensorflow as tf
+
+from assembled_cnn.nets.layers import conv_paths
 
 # Where the im2col matmul is used (measured crossovers, see above): at least 256 input channels
 # and 512 filters, and outputs of at most 4 positions, or (inference, stride 1) at most 16.
@@ -43,7 +48,13 @@ class FixedPaddingConv2D(keras.layers.Conv2D):
             sizes.append(None if size is None else (size + grow - kernel) // stride + 1)
         return sizes[0], sizes[1]
 
+    def _tuned(self) -> bool:
+        """CPU-measured paths allowed on this layer's device (`conv_paths.use_tuned_paths`)."""
+        return conv_paths.use_tuned_paths(getattr(self, "kernel", None))
+
     def _use_im2col(self, inputs, training=None) -> bool:
+        if not self._tuned():
+            return False
         out_h, out_w = self._output_size(inputs)
         channels = inputs.shape[-1]
         if (out_h is None or out_w is None or channels is None or self.dilation_rate != (1, 1)
@@ -71,7 +82,7 @@ class FixedPaddingConv2D(keras.layers.Conv2D):
         paddings = [[0, 0], [before, after], [before, after], [0, 0]]
         if self.strides == (1, 1) and before == after:
             paddings = "SAME"
-        elif training or inputs.dtype != tf.float32:
+        elif training or inputs.dtype != tf.float32 or not self._tuned():
             inputs, paddings = tf.pad(inputs, paddings), "VALID"
         return tf.nn.conv2d(inputs, self.kernel, strides=[1, *self.strides, 1], padding=paddings,
                             dilations=[1, *self.dilation_rate, 1])

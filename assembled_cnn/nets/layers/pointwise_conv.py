@@ -9,12 +9,17 @@ the two are equal, and on large maps the conv (with its fused epilogue) is the b
 A strided 1x1 conv (the projection shortcut) is "subsample, then 1x1", which is exactly the
 original's `conv2d_fixed_padding` for kernel 1 (no padding, VALID). The variable is the usual
 [1, 1, C_in, C_out] kernel, so checkpoints and names do not change.
+
+The matmul form is used on the CPU only (`conv_paths.py`); on GPUs and other devices, where
+nothing was measured, every 1x1 conv runs as `tf.nn.conv2d`.
 """
 
 from __future__ import annotations
 
 import keras
 import tensorflow as tf
+
+from assembled_cnn.nets.layers import conv_paths
 
 # Output positions (H·W) up to which the matmul form is used; measured crossover (see above).
 MATMUL_MAX_POSITIONS = 64
@@ -31,6 +36,8 @@ class PointwiseConv2D(keras.layers.Conv2D):
     def _use_matmul(self, inputs) -> bool:
         height, width = inputs.shape[1], inputs.shape[2]
         if height is None or width is None or self.dilation_rate != (1, 1):
+            return False
+        if not conv_paths.use_tuned_paths(getattr(self, "kernel", None)):
             return False
         out_h, out_w = -(-height // self.strides[0]), -(-width // self.strides[1])
         return out_h * out_w <= MATMUL_MAX_POSITIONS
