@@ -67,11 +67,19 @@ def _define_model(fv) -> None:
     flags.DEFINE_bool("no_downsample", None, "last stage stride 1", flag_values=fv)
     flags.DEFINE_float("width_multiplier", None, "MobileNet width", flag_values=fv)
     flags.DEFINE_float("dropout_rate", None, "dropout before the classifier", flag_values=fv)
+    flags.DEFINE_enum("conv_padding", None, ["fixed", "same"], "fixed: the original's explicit padding; same: TF "
+                      "SAME (keras.applications and EfficientNet-Lite weights)", flag_values=fv)
+    flags.DEFINE_enum("stem_pool_padding", None, ["same", "symmetric"], "stem max-pool padding; symmetric as torch "
+                      "(exact import of torchvision/timm ResNets)", flag_values=fv)
+    flags.DEFINE_bool("resnet_d_stride1_pool", None, "ResNet-D avg-pools the stride-1 shortcut too (the original; "
+                      "timm does not)", flag_values=fv)
+    flags.DEFINE_float("depth_multiplier", None, "EfficientNet-Lite: repeats per stage scaled by this", flag_values=fv)
 
 
 def _define_training(fv) -> None:
     flags.DEFINE_string("dataset_name", None, "registry name, or any data_dir with dataset_info.json", flag_values=fv)
-    flags.DEFINE_string("pretrained_model_checkpoint_path", None, "warm start (ours or an original TF1 checkpoint)",
+    flags.DEFINE_string("pretrained_model_checkpoint_path", None, "warm start: a model_dir of ours, an original TF1 "
+                        "checkpoint, or a PyTorch .pth/.safetensors or keras.applications .h5 weights file",
                         short_name="pmcp", flag_values=fv)
     flags.DEFINE_bool("warm_start_bn_stats", False, "also restore BN moving statistics (the original did not)",
                       flag_values=fv)
@@ -201,7 +209,8 @@ def _recall_ks(items) -> list[int]:
 def _model_hparams(fv, num_classes: int) -> dict:
     names = ("resnet_size", "resnet_version", "num_filters", "use_resnet_d", "use_se_block", "use_sk_block",
              "anti_alias_type", "anti_alias_filter_size", "bl_alpha", "bl_beta", "zero_gamma", "use_dropblock",
-             "bn_momentum", "sync_bn", "pool_type", "embedding_size", "no_downsample", "width_multiplier", "dropout_rate")
+             "bn_momentum", "sync_bn", "pool_type", "embedding_size", "no_downsample", "width_multiplier", "dropout_rate",
+             "conv_padding", "stem_pool_padding", "resnet_d_stride1_pool", "depth_multiplier")
     values = {n: fv[n].value for n in names if fv[n].value is not None}
     for key in ("resnet_size", "resnet_version"):
         if key in values:

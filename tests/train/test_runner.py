@@ -151,3 +151,11 @@ def test_unknown_dataset_names_the_options(tmp_path):
     fv = parse(["--dataset_name=nosuch", f"--data_dir={tmp_path}"])
     with pytest.raises(KeyError, match="Known names"):
         config_from_flags(fv)
+
+
+def test_import_exactness_options_are_flags(toy_data):
+    config = config_from_flags(parse(["--dataset_name=toy", f"--dd={toy_data}", "--model=resnet50d",
+                                      "--stem_pool_padding=symmetric", "--conv_padding=same",
+                                      "--noresnet_d_stride1_pool"]))
+    assert (config.model.stem_pool_padding, config.model.conv_padding) == ("symmetric", "same")
+    assert config.model.resnet_d_stride1_pool is False and config.model.use_resnet_d is True
