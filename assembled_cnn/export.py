@@ -40,11 +40,10 @@ import keras
 import tensorflow as tf
 
 from assembled_cnn.errors import UserError
-from assembled_cnn.model_dir import restore_model
 from assembled_cnn.nets.fold import fold_batch_norm
 from assembled_cnn.nets import model_info
 from assembled_cnn.nets.model_info import is_batch_norm_folded
-from assembled_cnn.preprocessing import PreprocessConfig, get_preset, preprocess_image
+from assembled_cnn.preprocessing import PreprocessConfig, preprocess_image
 from assembled_cnn.retrieval.evaluate import with_embedding_output
 from assembled_cnn.utils.io import write_json_atomic
 
@@ -328,14 +327,17 @@ def default_preprocessing_type(model: keras.Model, model_dir: str | None = None)
 def export_from_model_dir(model_dir: str, export_dir: str, preprocessing_type: str | None = None,
                           checkpoint: str | None = None, label_map: str | None = None,
                           class_names: Sequence[str] | None = None, overwrite: bool = False) -> str:
-    """Restore the latest (or given) checkpoint of `model_dir` and export it."""
-    model = restore_model(model_dir, checkpoint)
-    preprocess = get_preset(preprocessing_type or default_preprocessing_type(model, model_dir))
-    if class_names is None and label_map is not None:
-        class_names = load_class_names(label_map, int(model.output_shape[-1]))
-    source = {"model_dir": os.path.abspath(model_dir),
-              "checkpoint": checkpoint or tf.train.latest_checkpoint(model_dir),
-              "label_map": os.path.abspath(label_map) if label_map else None}
+    """Export `model_dir` as its run evaluated it (`experiment.load_experiment`: recorded
+    preprocessing, the EMA weights when the run kept them, its class names), or a given checkpoint."""
+    from assembled_cnn.experiment import load_experiment
+
+    experiment = load_experiment(model_dir, checkpoint=checkpoint, preprocessing_type=preprocessing_type)
+    model, preprocess = experiment.model, experiment.preprocess
+    if class_names is None:
+        class_names = (load_class_names(label_map, int(model.output_shape[-1])) if label_map is not None
+                       else experiment.class_names)
+    source = {"model_dir": os.path.abspath(model_dir), "checkpoint": experiment.checkpoint,
+              "weights": experiment.weights, "label_map": os.path.abspath(label_map) if label_map else None}
     return export_saved_model(model, export_dir, preprocess, class_names, overwrite, source)
 
 

@@ -25,11 +25,10 @@ from typing import Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
-from assembled_cnn.export import (BYTES_SIGNATURE, default_preprocessing_type, load_class_names,
-                                  load_export_info)
-from assembled_cnn.model_dir import restore_model
+from assembled_cnn.experiment import load_experiment
+from assembled_cnn.export import BYTES_SIGNATURE, load_class_names, load_export_info
 from assembled_cnn.nets.fold import fold_batch_norm
-from assembled_cnn.preprocessing import get_preset, preprocess_image
+from assembled_cnn.preprocessing import preprocess_image
 
 ProbabilityFn = Callable[[bytes], np.ndarray]  # encoded image → probabilities [K]
 
@@ -64,8 +63,8 @@ class Predictor:
 
 def _from_model_dir(model_dir: str, preprocessing_type: str | None,
                     checkpoint: str | None) -> Predictor:
-    model = fold_batch_norm(restore_model(model_dir, checkpoint))
-    preset = get_preset(preprocessing_type or default_preprocessing_type(model, model_dir))
+    experiment = load_experiment(model_dir, checkpoint=checkpoint, preprocessing_type=preprocessing_type)
+    model, preset = fold_batch_norm(experiment.model), experiment.preprocess
     infer = tf.function(lambda images: tf.nn.softmax(model(images, training=False), axis=-1),
                         input_signature=[tf.TensorSpec([None, *preset.output_shape(False)],
                                                        tf.float32)])
@@ -74,8 +73,8 @@ def _from_model_dir(model_dir: str, preprocessing_type: str | None,
         image = preprocess_image(tf.constant(image_bytes), False, preset)
         return infer(image[tf.newaxis]).numpy()[0]
 
-    return Predictor(probabilities, int(model.output_shape[-1]), None,
-                     f"{model_dir} ({preset.name})")
+    return Predictor(probabilities, int(model.output_shape[-1]), experiment.class_names,
+                     f"{model_dir} ({preset.name}, {experiment.weights} weights)")
 
 
 def _from_saved_model(export_dir: str) -> Predictor:

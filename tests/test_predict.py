@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 import shutil
 
 import numpy as np
@@ -103,7 +104,8 @@ def test_cli_prints_top5_and_fails_on_bad_files(model_dir, images, label_map, ca
     assert code == 1
     assert images["jpeg"] in out and images["png"] in out
     assert out.count("  1. class") == 2 and out.count("  5. class") == 2
-    assert any(name in out for name in CLASS_NAMES)
+    ranked = re.findall(r"^  \d\. class +(\d+)  (\S+)  p=", out, flags=re.M)
+    assert len(ranked) == 10 and all(CLASS_NAMES[int(index)] == name for index, name in ranked)
     assert images["corrupt"] in err and images["missing"] in err
     assert "2 of 4 image(s) could not be classified" in err
 
@@ -114,7 +116,8 @@ def test_cli_exit_zero_and_label_map_found_in_model_dir(model_dir, images, capsy
     (copy / "dataset_info.json").write_text(json.dumps({"label_map": dict(enumerate(CLASS_NAMES))}))
     assert predict.main(["--model_dir", str(copy), "--top_k", "2", images["jpeg"]]) == 0
     out = capsys.readouterr().out
-    assert out.count("class") == 2 and any(name in out for name in CLASS_NAMES)
+    ranked = re.findall(r"^  \d\. class +(\d+)  (\S+)  p=", out, flags=re.M)
+    assert len(ranked) == 2 and all(CLASS_NAMES[int(index)] == name for index, name in ranked)
 
 
 def test_cli_needs_exactly_one_model_source(images, capsys):
