@@ -21,21 +21,21 @@ from assembled_cnn.preprocessing import get_preset, preprocess_image  # noqa: E4
 from assembled_cnn.datasets.image_codec import pixels_to_png  # noqa: E402
 
 SIZE = 32
-NUM_VALIDATION = 264  # 64 checked + 200 calibrating int8
+NUM_VALIDATION = 328  # 128 checked + 200 calibrating int8
 NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
          "Ankle boot"]
 
 
-def demo_experiment(root: Path):
-    """(config, real data?) of the demo recipe at 32 px and a quarter of its width."""
+def demo_experiment(root: Path, num_train: int = 1024):
+    """(config, train, test, real data?) of the demo recipe at 32 px and half its width."""
     data_dir, model_dir = root / "data", root / "model"
-    (train, test, real) = load_fashion_mnist(1024, NUM_VALIDATION)
+    (train, test, real) = load_fashion_mnist(num_train, NUM_VALIDATION)
     write_records(data_dir / "validation-00000-of-00001", *test)
     (data_dir / "dataset_info.json").write_text(json.dumps(
         {"name": "fashion_mnist", "num_classes": 10, "label_map": dict(enumerate(NAMES))}))
     config = demo_config(str(data_dir), str(model_dir), epochs=1, image_size=SIZE)
     # bn_momentum 0.5: the moving statistics settle within the few steps trained here.
-    config = dataclasses.replace(config, model=dataclasses.replace(config.model, num_filters=4, bn_momentum=0.5))
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, num_filters=8, bn_momentum=0.5))
     return config, train, test, real
 
 
@@ -55,7 +55,7 @@ def _train(model, preset, images: np.ndarray, labels: np.ndarray, steps: int) ->
 
 def make_run(root: Path, steps: int = 16) -> tuple[str, bool]:
     """(model_dir, whether the data is the real Fashion-MNIST)."""
-    config, (train_images, train_labels), _, real = demo_experiment(root)
+    config, (train_images, train_labels), _, real = demo_experiment(root, steps * 64)
     tf.keras.utils.set_random_seed(0)
     model = build_model(config=config.model)
     preset = get_preset(config.data.preprocessing_type).with_test_size(SIZE)
