@@ -147,7 +147,8 @@ def test_size_mismatch_names_the_flag(tiny_model, tmp_path):
 def test_cli_reports_missing_model_dir(tmp_path, capsys):
     code = export.main(["--model_dir", str(tmp_path / "nope"), "--export_dir", str(tmp_path / "e")])
     assert code == 2
-    assert "model_config.json" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "nope does not exist" in error
 
 
 def test_load_class_names_formats(tmp_path):

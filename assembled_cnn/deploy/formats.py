@@ -7,8 +7,10 @@
 
 and E/export_check.json for each: the export against the Keras model on the first
 ``num_check`` validation images of the model_dir's data. int8 is calibrated on the next
-``num_calibration`` validation images (disjoint from the checked ones). TFLite and ONNX take
-preprocessed images; ``export_info.json`` names the preset (``predict`` applies it).
+``num_calibration`` validation images (disjoint from the checked ones). The network, its weights
+(the EMA copy when the run kept one), its eval preprocessing and class names come from
+`experiment.load_experiment`, as for the runner's evaluation. TFLite and ONNX take preprocessed
+images; ``export_info.json`` names the preset (``predict`` applies it).
 """
 
 from __future__ import annotations
@@ -18,12 +20,10 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 
-import tensorflow as tf
-
 from assembled_cnn import export as saved
 from assembled_cnn.deploy import check, convert, data, runtime
-from assembled_cnn.model_dir import restore_model
-from assembled_cnn.preprocessing import PreprocessConfig, get_preset
+from assembled_cnn.experiment import load_experiment
+from assembled_cnn.preprocessing import PreprocessConfig
 
 FORMATS = ("saved_model", "tflite", "tflite_int8", "onnx")
 MODEL_FILES = {"tflite": runtime.TFLITE_FILE, "tflite_int8": runtime.TFLITE_FILE, "onnx": runtime.ONNX_FILE}
@@ -41,15 +41,6 @@ class ExportRequest:
     num_check: int = 64
     num_calibration: int = 200
     overwrite: bool = False
-
-
-def eval_preset(model_dir: str, model, preprocessing_type: str | None) -> PreprocessConfig:
-    """The eval preprocessing the run recorded (its preset at its --test_size), else the default."""
-    recorded = data.recorded_data(model_dir)
-    if preprocessing_type is None and recorded.get("preprocessing_type"):
-        preset = get_preset(recorded["preprocessing_type"])
-        return preset.with_test_size(recorded["test_size"]) if recorded.get("test_size") else preset
-    return get_preset(preprocessing_type or saved.default_preprocessing_type(model, model_dir))
 
 
 def _images(request: ExportRequest, preprocess: PreprocessConfig, count: int):
@@ -76,8 +67,8 @@ def _write_model(request: ExportRequest, model, preprocess, staging: str, calibr
         handle.write(blob)
 
 
-def _info(request: ExportRequest, model, preprocess, class_names, calibrated: int) -> dict:
-    payload = saved.export_info_payload(model, preprocess, class_names, _source(request))
+def _info(request: ExportRequest, model, preprocess, class_names, calibrated: int, source: dict) -> dict:
+    payload = saved.export_info_payload(model, preprocess, class_names, source)
     payload.update(format=request.format, signatures=None, model_file=MODEL_FILES[request.format],
                    input={"name": convert.INPUT_NAME, "dtype": "float32",
                           "shape": [None, *preprocess.output_shape(False)],
@@ -90,47 +81,48 @@ def _info(request: ExportRequest, model, preprocess, class_names, calibrated: in
     return payload
 
 
-def _source(request: ExportRequest) -> dict:
-    return {"model_dir": os.path.abspath(request.model_dir),
-            "checkpoint": request.checkpoint or tf.train.latest_checkpoint(request.model_dir),
+def _source(request: ExportRequest, experiment) -> dict:
+    return {"model_dir": os.path.abspath(request.model_dir), "checkpoint": experiment.checkpoint,
+            "weights": experiment.weights,
             "label_map": os.path.abspath(request.label_map) if request.label_map else None}
 
 
-def _class_names(request: ExportRequest, num_classes: int):
-    path = request.label_map or os.path.join(request.model_dir, "dataset_info.json")
-    if request.label_map is None and not os.path.isfile(path):
-        return None
-    return saved.load_class_names(path, num_classes)
+def _class_names(request: ExportRequest, experiment):
+    if request.label_map is None:
+        return experiment.class_names
+    return saved.load_class_names(request.label_map, experiment.num_classes)
 
 
-def _write_converted(request, model, preprocess, class_names, staging, calibration) -> None:
+def _write_converted(request, model, preprocess, class_names, staging, calibration, source) -> None:
     served = saved._folded_if_possible(model)
     _write_model(request, served, preprocess, staging, calibration)
     calibrated = 0 if calibration is None else len(calibration)
     saved.write_json_atomic(os.path.join(staging, runtime.INFO_FILE),
-                            _info(request, served, preprocess, class_names, calibrated))
+                            _info(request, served, preprocess, class_names, calibrated, source))
 
 
 def export_format(request: ExportRequest) -> tuple[str, dict | None]:
     """Write and check the export; returns (export_dir, the check's result or None without data)."""
     if request.format not in FORMATS:
         raise saved.ExportError(f"--format={request.format!r}: choose one of {', '.join(FORMATS)}")
-    model = restore_model(request.model_dir, request.checkpoint)
-    preprocess = eval_preset(request.model_dir, model, request.preprocessing_type)
-    class_names = _class_names(request, int(model.output_shape[-1]))
+    experiment = load_experiment(request.model_dir, checkpoint=request.checkpoint,
+                                 preprocessing_type=request.preprocessing_type)
+    model, preprocess = experiment.model, experiment.preprocess
+    class_names = _class_names(request, experiment)
     saved._check_compatible(model, preprocess, class_names)
+    source = _source(request, experiment)
     want = request.num_check + (request.num_calibration if request.format == "tflite_int8" else 0)
     images, labels = _images(request, preprocess, want)
     checked = None if images is None else images[:request.num_check]
     calibration = None if images is None else images[request.num_check:]
     if request.format == "saved_model":
-        return _saved_model(request, model, preprocess, class_names, checked, labels)
+        return _saved_model(request, model, preprocess, class_names, checked, labels, source)
     export_dir = os.path.abspath(request.export_dir)
     saved._prepare_destination(export_dir, request.overwrite)
     os.makedirs(os.path.dirname(export_dir), exist_ok=True)
     staging = tempfile.mkdtemp(prefix=f".{os.path.basename(export_dir)}.tmp-", dir=os.path.dirname(export_dir))
     try:
-        _write_converted(request, model, preprocess, class_names, staging, calibration)
+        _write_converted(request, model, preprocess, class_names, staging, calibration, source)
         result = _check(model, staging, checked, labels)
         saved._make_readable(staging, *[os.path.join(staging, f) for f in os.listdir(staging)])
         saved._move_into_place(staging, export_dir, request.overwrite)
@@ -151,9 +143,9 @@ def _check(model, folder: str, images, labels) -> dict | None:
     return result
 
 
-def _saved_model(request, model, preprocess, class_names, images, labels):
+def _saved_model(request, model, preprocess, class_names, images, labels, source):
     path = saved.export_saved_model(model, request.export_dir, preprocess, class_names,
-                                    request.overwrite, _source(request))
+                                    request.overwrite, source)
     return path, _check(model, path, images, labels)
 
 
