@@ -33,7 +33,7 @@ test: venv
 # The newest versions pyproject.toml allows, in a separate venv: does the next lock still pass?
 test-latest: sysdeps
 	test -x .venv-latest/bin/python || $(PY) -m venv .venv-latest
-	.venv-latest/bin/python -m pip install -q --upgrade -e '.[test,robustness]'
+	.venv-latest/bin/python -m pip install -q --upgrade -e '.[test,robustness,deploy]'
 	.venv-latest/bin/python -m pip freeze --exclude-editable
 	.venv-latest/bin/python -m pip check
 	.venv-latest/bin/python -m pytest -q tests
@@ -44,7 +44,7 @@ lock:
 	test -x .tools/uv/bin/uv || $(PY) -m pip install -q --target .tools/uv uv==$(UV_VERSION)
 	{ echo "# Exact versions (with hashes) that CI and the README's figures were measured with."; \
 	  echo "# Refresh: make lock   (see README, \"Reproducible installs\")."; \
-	  PYTHONPATH=.tools/uv .tools/uv/bin/uv pip compile pyproject.toml --extra test --extra robustness \
+	  PYTHONPATH=.tools/uv .tools/uv/bin/uv pip compile pyproject.toml --extra test --extra robustness --extra deploy \
 	    --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 --no-header -q; \
 	} > requirements.lock.new && mv requirements.lock.new requirements.lock
 
