@@ -44,7 +44,7 @@ lock:
 	test -x .tools/uv/bin/uv || $(PY) -m pip install -q --target .tools/uv uv==$(UV_VERSION)
 	{ echo "# Exact versions (with hashes) that CI and the README's figures were measured with."; \
 	  echo "# Refresh: make lock   (see README, \"Reproducible installs\")."; \
-	  PYTHONPATH=.tools/uv .tools/uv/bin/uv pip compile pyproject.toml --extra test --extra robustness --extra deploy \
+	  PYTHONPATH=.tools/uv .tools/uv/bin/uv pip compile pyproject.toml --extra test --extra robustness --extra deploy -c lock-constraints.txt \
 	    --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 --no-header -q; \
 	} > requirements.lock.new && mv requirements.lock.new requirements.lock
 
