@@ -74,6 +74,8 @@ def _define_model(fv) -> None:
     flags.DEFINE_bool("resnet_d_stride1_pool", None, "ResNet-D avg-pools the stride-1 shortcut too (the original; "
                       "timm does not)", flag_values=fv)
     flags.DEFINE_float("depth_multiplier", None, "EfficientNet-Lite: repeats per stage scaled by this", flag_values=fv)
+    flags.DEFINE_integer("se_ratio", None, "SE bottleneck reduction r (16; the paper's SE-MobileNet-V1 M7/M8: 2)",
+                         flag_values=fv)
 
 
 def _define_training(fv) -> None:
@@ -210,7 +212,7 @@ def _model_hparams(fv, num_classes: int) -> dict:
     names = ("resnet_size", "resnet_version", "num_filters", "use_resnet_d", "use_se_block", "use_sk_block",
              "anti_alias_type", "anti_alias_filter_size", "bl_alpha", "bl_beta", "zero_gamma", "use_dropblock",
              "bn_momentum", "sync_bn", "pool_type", "embedding_size", "no_downsample", "width_multiplier", "dropout_rate",
-             "conv_padding", "stem_pool_padding", "resnet_d_stride1_pool", "depth_multiplier")
+             "conv_padding", "stem_pool_padding", "resnet_d_stride1_pool", "depth_multiplier", "se_ratio")
     values = {n: fv[n].value for n in names if fv[n].value is not None}
     for key in ("resnet_size", "resnet_version"):
         if key in values:

@@ -13,7 +13,7 @@ EXPECTED = {"train_vanila_from_scratch.sh", "train_assemble_from_scratch.sh",
             "finetuning_vanila_on_food101.sh", "finetuning_assemble_on_food101.sh",
             "eval_assemble_tf1_checkpoint.sh", "eval_assemble_mCE_on_imagenet.sh",
             # the paper's MobileNet ladder (§6.7) and FGVC fine-tuning (§6.5, Table 13)
-            "train_mobilenet_v1_m0.sh", "train_mobilenet_v1_m3.sh",
+            "train_mobilenet_v1_m0.sh", "train_mobilenet_v1_m3.sh", "train_mobilenet_v1_m8.sh",
             "finetuning_assemble_on_cars.sh", "finetuning_assemble_on_flowers.sh",
             "finetuning_assemble_on_aircraft.sh", "finetuning_assemble_on_pets.sh"}
 
@@ -50,7 +50,7 @@ ORIGINAL_FLAGS = {
 }
 # Ours: trainer modes, and the flags of our tools (convert, export, robustness).
 OUR_FLAGS = {
-    "mode", "distribution_strategy",
+    "mode", "distribution_strategy", "se_ratio",  # SE-MobileNet-V1 r=2 (M8)
     "tf1_checkpoint", "model", "skip_head",  # assembled_cnn.tools.convert_tf1_checkpoint
     "checkpoint", "label_map", "overwrite",  # assembled_cnn.export / predict
     "saved_model", "source", "synsets_file", "corruptions", "clean_error", "output_dir",

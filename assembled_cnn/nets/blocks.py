@@ -63,7 +63,7 @@ def _finish_block(f: LayerFactory, y, shortcut, *, name: str, last_relu: bool):
     y = f.bn(y, name=f"{name}_conv3_bn", zero_init=True)
     y = f.dropblock(y, name=f"{name}_conv3")
     if f.config.use_se_block:
-        y = squeeze_excite(f, y, name=f"{name}_se")
+        y = squeeze_excite(f, y, name=f"{name}_se", ratio=f.config.se_ratio)
     y = keras.layers.Add(name=f"{name}_add")([y, shortcut])
     return f.relu(y, name=f"{name}_out") if last_relu else y
 

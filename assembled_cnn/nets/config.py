@@ -43,6 +43,7 @@ class ModelConfig:
     num_filters: int = 64
     use_resnet_d: bool = False
     use_se_block: bool = False
+    se_ratio: int = 16  # SE bottleneck reduction r (the paper's SE-MobileNet-V1 M7/M8 use r=2)
     use_sk_block: bool = False
     anti_alias_type: str = ""
     anti_alias_filter_size: int = 0
@@ -92,6 +93,7 @@ class ModelConfig:
         _check(self.architecture in ARCHITECTURES, "architecture", self.architecture, ARCHITECTURES)
         _check(self.pool_type in POOL_TYPES, "pool_type", self.pool_type, POOL_TYPES)
         _check(self.conv_padding in CONV_PADDINGS, "conv_padding", self.conv_padding, CONV_PADDINGS)
+        _check(self.se_ratio >= 1, "se_ratio", self.se_ratio, "an integer >= 1")
         _check(self.stem_pool_padding in STEM_POOL_PADDINGS, "stem_pool_padding", self.stem_pool_padding,
                STEM_POOL_PADDINGS)
         _check(self.logit_type in LOGIT_TYPES, "logit_type", self.logit_type, LOGIT_TYPES)

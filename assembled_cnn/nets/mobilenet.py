@@ -12,6 +12,7 @@ from assembled_cnn.nets.config import ModelConfig
 from assembled_cnn.nets.factory import LayerFactory, tf1_kernel_initializer
 from assembled_cnn.nets.model_info import attach_model_info
 from assembled_cnn.nets.resnet import classification_head
+from assembled_cnn.nets.big_little import dropblock_gamma_scale
 from assembled_cnn.nets.squeeze_excite import squeeze_excite
 
 # (output channels, stride) of the 13 depthwise-separable blocks of MobileNet v1.
@@ -56,13 +57,18 @@ def _stem(config: ModelConfig):
 
 
 def build_mobilenet_v1(config: ModelConfig) -> keras.Model:
+    """With `use_dropblock`, DropBlock follows the pointwise BN of the 14x14 blocks (1/4 rate) and
+    the 7x7 blocks (full rate): the ResNets' stages 3-4 placement (the paper's M8)."""
     f, inputs, x = _stem(config)
-    alpha = config.width_multiplier
+    alpha, level = config.width_multiplier, 0
     for i, (filters, strides) in enumerate(V1_BLOCKS):
+        level += strides == 2  # resolution level: 112 → 56 → 28 → 14 → 7 px at 224
+        f.dropblock_gamma_scale = dropblock_gamma_scale(level - 1)
         x = _depthwise_bn_relu6(f, x, strides, name=f"b{i}_dw")
         x = pointwise_bn(f, x, make_divisible(filters * alpha), name=f"b{i}_pw")
+        x = f.dropblock(x, name=f"b{i}_pw")
         if config.use_se_block:
-            x = squeeze_excite(f, x, name=f"b{i}_se")
+            x = squeeze_excite(f, x, name=f"b{i}_se", ratio=config.se_ratio)
     model = keras.Model(inputs, classification_head(f, x), name="mobilenet_v1")
     return attach_model_info(model, config, f.namer.layer_to_tf1, f.keep_prob)
 

@@ -36,3 +36,14 @@ def test_a_layer_the_builder_did_not_name_is_an_error_at_build_time():
     model = keras.Model(inputs, keras.layers.Dense(2, name="logits")(keras.layers.Flatten()(x)))
     with pytest.raises(ValueError, match=r"\['mystery'\].*belong to no layer group"):
         assign_layer_groups(model)
+
+
+def test_se_mobilenet_v1_of_m8_has_se_r2_and_dropblock_in_the_14_and_7_px_blocks():
+    model = build_model("mobilenet_v1", num_classes=5, width_multiplier=0.25, use_se_block=True, se_ratio=2,
+                        use_dropblock=True, input_size=224)
+    reduce = model.get_layer("b12_se_reduce")  # 1024 * 0.25 = 256 channels -> 128 with r = 2
+    assert reduce.kernel.shape[-1] == model.get_layer("b12_pw").kernel.shape[-1] // 2
+    dropblocks = {layer.name: layer for layer in model_info(model).dropblock_layers}
+    assert sorted(dropblocks) == sorted(f"b{i}_pw_dropblock" for i in range(5, 13))  # 14x14: 5-10, 7x7: 11-12
+    assert {dropblocks["b5_pw_dropblock"].gamma_scale, dropblocks["b12_pw_dropblock"].gamma_scale} == {0.25, 1.0}
+    assert model.get_layer("b5_pw_dropblock").output.shape[1] == 14 and model.get_layer("b12_pw").output.shape[1] == 7
