@@ -1,8 +1,6 @@
 """A newcomer's mistakes in main_classification.py: one line naming the flag or file, exit 2."""
 
-import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,15 +10,9 @@ import tensorflow as tf
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "train"))
 
-from trainlib import toy_config, write_toy_dataset  # noqa: E402
+from trainlib import run_main_classification as run_main, toy_config, write_toy_dataset  # noqa: E402
 
 from assembled_cnn.train.runner import Runner, bn_momentum_warning  # noqa: E402
-
-
-def run_main(*args):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
-    return subprocess.run([sys.executable, str(REPO / "main_classification.py"), *args], capture_output=True,
-                          text=True, env=env)
 
 
 def tiny(data, model_dir, *extra):

@@ -2,8 +2,6 @@
 needs nothing but `--model_dir` (plus data paths) and reproduces the run's own evaluation."""
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,17 +12,11 @@ import tensorflow as tf
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "train"))
 
-from trainlib import write_toy_dataset  # noqa: E402
+from trainlib import run_main_classification as main_classification, write_toy_dataset  # noqa: E402
 
 from assembled_cnn.datasets import schema  # noqa: E402
 from assembled_cnn.kd import extract_logits  # noqa: E402
 from assembled_cnn.robustness import eval_robustness, generate  # noqa: E402
-
-
-def main_classification(*args):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
-    return subprocess.run([sys.executable, str(REPO / "main_classification.py"), *args], capture_output=True,
-                          text=True, env=env)
 
 
 def last_eval(model_dir: Path) -> dict:

@@ -56,3 +56,14 @@ def toy_config(data_dir, model_dir, **overrides) -> ExperimentConfig:
                        "save_checkpoints_steps": 4, "op_determinism": True, **overrides.pop("run", {})})
     assert not overrides, overrides
     return ExperimentConfig(model=model, data=data, train=train, run=run)
+
+
+def run_main_classification(*args):
+    """main_classification.py in a child process (absl flags are global), quiet TF, no GPU."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    script = Path(__file__).resolve().parents[2] / "main_classification.py"
+    return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, env=env)
