@@ -114,7 +114,7 @@ def write_records(name: str, raw: RawDataset, output_dir: Path, raw_dir: Path,
 
 def build_dataset(dataset: str, raw_dir: str | Path, output_dir: str | Path,
                   num_shards: int | None = None, num_workers: int = 1,
-                  validation_fraction: float = 0.0) -> dict:
+                  validation_fraction: float = 0.0, crop_to_bbox: bool = False) -> dict:
     """Read the raw layout of `dataset` and write its TFRecords; returns dataset_info."""
     raw_path, out_path = Path(raw_dir).expanduser(), Path(output_dir).expanduser()
     if not raw_path.is_dir():
@@ -125,7 +125,7 @@ def build_dataset(dataset: str, raw_dir: str | Path, output_dir: str | Path,
     if num_shards is not None and num_shards < 1:
         raise DatasetLayoutError(f"--num_shards={num_shards} must be at least 1.")
     name = canonical_name(dataset)
-    raw = get_reader(name)(raw_path, BuildConfig(validation_fraction=validation_fraction))
+    raw = get_reader(name)(raw_path, BuildConfig(validation_fraction=validation_fraction, crop_to_bbox=crop_to_bbox))
     return write_records(name, raw, out_path, raw_path, num_shards, max(1, num_workers))
 
 
@@ -141,6 +141,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="processes that decode and re-encode images (1 = in-process)")
     parser.add_argument("--validation_fraction", type=float, default=0.0,
                         help="per-class held-out fraction when the layout has no official split")
+    parser.add_argument("--crop_to_bbox", action="store_true",
+                        help="cub200_zeroshot / cars196_zeroshot: store each image's bounding-box crop")
     return parser.parse_args(argv)
 
 
@@ -148,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         info = build_dataset(args.dataset, args.raw_dir, args.output_dir, args.num_shards,
-                             args.num_workers, args.validation_fraction)
+                             args.num_workers, args.validation_fraction, args.crop_to_bbox)
     except DatasetLayoutError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

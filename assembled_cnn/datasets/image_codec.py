@@ -118,6 +118,19 @@ def pixels_to_png(pixels: np.ndarray) -> EncodedImage:
                         colorspace, reencoded=True)
 
 
+def crop_encoded(image: EncodedImage, box: tuple[float, ...]) -> EncodedImage:
+    """The (xmin, ymin, xmax, ymax) pixel crop of an encoded image, clamped to it and re-encoded
+    in the same format (JPEG at quality 100, as the original's bbox crops)."""
+    decoded = _open_fully(image.data)
+    xmin, ymin, xmax, ymax = (int(round(v)) for v in box)
+    xmin, ymin = min(max(xmin, 0), image.width - 1), min(max(ymin, 0), image.height - 1)
+    xmax, ymax = min(max(xmax, xmin + 1), image.width), min(max(ymax, ymin + 1), image.height)
+    cropped = decoded.crop((xmin, ymin, xmax, ymax))
+    data = _jpeg_bytes(cropped) if image.image_format == "JPEG" else _png_bytes(cropped)
+    return EncodedImage(data, image.image_format, cropped.height, cropped.width, image.channels,
+                        image.colorspace, reencoded=True)
+
+
 def encode_source(source, storage: str) -> EncodedImage:
     """Dispatch on what a reader produced (path, file bytes or pixels) and the storage policy."""
     if isinstance(source, np.ndarray):

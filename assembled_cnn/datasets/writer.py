@@ -21,7 +21,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from assembled_cnn.datasets.builders.base import RawItem
-from assembled_cnn.datasets.image_codec import BadImageError, EncodedImage, encode_source
+from assembled_cnn.datasets.image_codec import BadImageError, EncodedImage, crop_encoded, encode_source
 from assembled_cnn.utils.io import write_json_atomic
 
 STATE_DIR = ".build_state"
@@ -73,7 +73,7 @@ def fingerprint_items(items: list[RawItem], storage: str) -> str:
         else:
             digest.update(hashlib.sha1(bytes(item.source)).digest())
         digest.update(f"|{item.label}|{item.filename}|{item.bboxes_relative}|"
-                      f"{item.bboxes_pixels}|{item.synset}\n".encode())
+                      f"{item.bboxes_pixels}|{item.synset}|{item.crop_pixels}\n".encode())
     return digest.hexdigest()
 
 
@@ -130,7 +130,8 @@ def encode_item(task: tuple[RawItem, str]) -> EncodedImage | str:
     """Decode/re-encode one image (the expensive part, run in workers); a str is the skip reason."""
     item, storage = task
     try:
-        return encode_source(item.source, storage)
+        image = encode_source(item.source, storage)
+        return crop_encoded(image, item.crop_pixels) if item.crop_pixels else image
     except BadImageError as error:
         return str(error)
 

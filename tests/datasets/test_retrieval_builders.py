@@ -5,7 +5,7 @@ import pytest
 
 from assembled_cnn.datasets import builders
 from assembled_cnn.datasets.build import build_dataset
-from assembled_cnn.datasets.builders import stanford_cars
+from assembled_cnn.datasets.builders import cub200, stanford_cars
 from assembled_cnn.datasets.builders.base import DatasetLayoutError
 from assembled_cnn.datasets.registry import get_dataset_info
 from datasets_fakes import FAKES
@@ -54,3 +54,20 @@ def test_sop_without_header_and_ifood_with_a_bad_label_are_clear_errors(tmp_path
     (fake.raw_dir / "val_info.csv").write_text("validation_000000.jpg,251\n")
     with pytest.raises(DatasetLayoutError, match=r"val_info.csv:1: .*0\.\.250"):
         build_dataset("ifood2019", fake.raw_dir, tmp_path / "out2")
+
+
+@pytest.mark.parametrize("dataset,fake_name,module,shape", [
+    ("cars196_zeroshot", "stanford_cars", stanford_cars, (2, 5, 3)),  # box x 1..6, y 2..4
+    ("cub200_zeroshot", "cub200", cub200, (4, 4, 3)),                 # box x 1..5, y 2..6
+])
+def test_zeroshot_bbox_crop(tf, tmp_path, monkeypatch, dataset, fake_name, module, shape):
+    fake = FAKES[fake_name](tmp_path / "raw")
+    monkeypatch.setattr(module, "ZERO_SHOT_TRAIN_CLASSES", 1)
+    build_dataset(dataset, fake.raw_dir, tmp_path / "out", crop_to_bbox=True)
+    records = read_split(tmp_path / "out", "train") + read_split(tmp_path / "out", "validation")
+    assert len(records) == 5
+    for record in records:
+        assert tf.io.decode_image(record["image_bytes"]).shape == shape
+        assert record["bbox"].size == 0  # the crop is the object: no box is stored
+    build_dataset(dataset, fake.raw_dir, tmp_path / "plain")  # without the option: whole images
+    assert tf.io.decode_image(read_split(tmp_path / "plain", "train")[0]["image_bytes"]).shape == (8, 10, 3)

@@ -15,6 +15,8 @@ from typing import Sequence, Union
 
 import numpy as np
 
+from assembled_cnn.errors import UserError
+
 # A path on disk, the encoded file bytes, or raw HxW / HxWxC uint8 pixels.
 ImageSource = Union[str, bytes, np.ndarray]
 
@@ -23,7 +25,7 @@ VALIDATION = "validation"
 SPLITS = (TRAIN, VALIDATION)
 
 
-class DatasetLayoutError(ValueError):
+class DatasetLayoutError(UserError):
     """The raw directory does not look like the official layout (message says what to do)."""
 
 
@@ -40,6 +42,8 @@ class RawItem:
     bboxes_relative: list[tuple[float, float, float, float]] | None = None
     # (xmin, ymin, xmax, ymax) in pixels; the writer normalises them by the decoded size.
     bboxes_pixels: list[tuple[float, float, float, float]] | None = None
+    # (xmin, ymin, xmax, ymax) in pixels: the writer stores only this crop (re-encoded).
+    crop_pixels: tuple[float, float, float, float] | None = None
 
 
 @dataclass
@@ -64,6 +68,7 @@ class BuildConfig:
 
     validation_fraction: float = 0.0
     seed: int = 12345
+    crop_to_bbox: bool = False  # zero-shot CUB/Cars: store the bounding-box crop (the original's option)
 
 
 def require_file(path: Path, what: str, hint: str) -> Path:
@@ -115,6 +120,14 @@ def files_of_class(directory: Path) -> list[Path]:
         raise DatasetLayoutError(
             f"class directory {directory} is empty; add its images or delete the folder.")
     return files
+
+
+def crop_to_first_box(items: list[RawItem]) -> list[RawItem]:
+    """Items that the writer crops to their first pixel bounding box (the box is then the image)."""
+    for item in items:
+        if item.bboxes_pixels:
+            item.crop_pixels, item.bboxes_pixels = tuple(item.bboxes_pixels[0]), None
+    return items
 
 
 def split_per_class(items: list[RawItem], fraction: float, seed: int,

@@ -3,7 +3,8 @@
 
 ``read``: the standard classification split, label = class_id - 1 (0..199), 5,994/5,794.
 ``read_zeroshot``: the original retrieval split (Song et al. 2016): classes 0..99 train,
-100..199 validation, labels not re-based (5,864/5,924).
+100..199 validation, labels not re-based (5,864/5,924); with ``crop_to_bbox`` each image is its
+bounding-box crop, as the original's option.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from assembled_cnn.datasets.builders.base import (TRAIN, VALIDATION, BuildConfig,
                                                   DatasetLayoutError, RawDataset, RawItem,
-                                                  find_root, read_lines, require_file)
+                                                  crop_to_first_box, find_root, read_lines, require_file)
 
 HINT = "Extract CUB_200_2011.tgz and pass the CUB_200_2011 folder (or its parent) as --raw_dir."
 ZERO_SHOT_TRAIN_CLASSES = 100
@@ -60,6 +61,8 @@ def read(raw_dir: Path, config: BuildConfig) -> RawDataset:
 
 def read_zeroshot(raw_dir: Path, config: BuildConfig) -> RawDataset:
     items, names = _all_items(find_root(raw_dir, "images.txt", ["CUB_200_2011"]))
+    if config.crop_to_bbox:
+        crop_to_first_box([item for item, _ in items])
     return RawDataset({TRAIN: [i for i, _ in items if i.label < ZERO_SHOT_TRAIN_CLASSES],
                        VALIDATION: [i for i, _ in items if i.label >= ZERO_SHOT_TRAIN_CLASSES]},
                       names, notes={"split": "zero-shot: classes 0..99 train, 100..199 validation"})

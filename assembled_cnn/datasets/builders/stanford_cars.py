@@ -5,7 +5,8 @@ build_cars196.py; the bounding box is stored in the record (the original parsed
 --use_bbox but never passed it on).
 
 ``read_zeroshot``: the original build_cars196_zeroshot.py split: classes 0..97 train,
-98..195 validation, labels not re-based (8,054 / 8,131).
+98..195 validation, labels not re-based (8,054 / 8,131); ``crop_to_bbox`` stores the
+bounding-box crops, as the original's option.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from assembled_cnn.datasets.builders.base import (TRAIN, VALIDATION, BuildConfig,
                                                   DatasetLayoutError, RawDataset, RawItem,
-                                                  find_root)
+                                                  crop_to_first_box, find_root)
 from assembled_cnn.datasets.builders.matfile import load_mat
 
 ANNOTATIONS = "cars_annos.mat"
@@ -52,6 +53,8 @@ def read_zeroshot(raw_dir: Path, config: BuildConfig) -> RawDataset:
     full = read(raw_dir, config)
     items = full.splits[TRAIN] + full.splits[VALIDATION]
     items.sort(key=lambda item: item.filename)  # the annotation order, whatever the official split
+    if config.crop_to_bbox:
+        crop_to_first_box(items)
     return RawDataset({TRAIN: [i for i in items if i.label < ZERO_SHOT_TRAIN_CLASSES],
                        VALIDATION: [i for i in items if i.label >= ZERO_SHOT_TRAIN_CLASSES]}, full.class_names,
                       notes={"split": "zero-shot: classes 0..97 train, 98..195 validation"})
