@@ -410,6 +410,21 @@ def _num_input_pipelines(strategy) -> int:
     return max(1, len(workers) + len(chiefs))
 
 
+def _finish_together(runner: Runner) -> None:
+    """Multi-worker: no worker leaves while another still runs a collective with it. Without this
+    barrier the chief could exit after its last checkpoint while a worker was still pulling data
+    from it ("Socket closed"). A worker that loses the chief inside the barrier itself only lost a
+    chief that had finished: that is success."""
+    if _num_input_pipelines(runner.strategy) <= 1:
+        return
+    strategy = runner.strategy
+    try:
+        strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(lambda: tf.constant(1.0)), axis=None)
+    except tf.errors.UnavailableError:
+        if runner.chief:
+            raise
+
+
 def run(config: ExperimentConfig) -> dict:
     """Run `config.run.mode`; returns the last evaluation metrics (or {} for train/export only)."""
     runner = Runner(config)
@@ -417,6 +432,7 @@ def run(config: ExperimentConfig) -> dict:
     try:
         if mode in ("train", "train_and_eval"):
             results = runner.train(evaluate=(mode == "train_and_eval"))
+            _finish_together(runner)
         elif mode == "eval":
             results = runner.evaluate_checkpoint()
         elif mode == "continuous_eval":
