@@ -66,6 +66,7 @@ def read_metrics(model_dir: str, mode: str | None = None) -> list[dict]:
 
 def _parses(line: str) -> bool:
     try:
-        return isinstance(json.loads(line), dict) and "step" in json.loads(line)
+        row = json.loads(line)
     except ValueError:
         return False
+    return isinstance(row, dict) and "step" in row
