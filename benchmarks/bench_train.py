@@ -34,7 +34,7 @@ def bare_loop(runner: Runner, steps: int) -> float:
     task, model = runner.task, runner.model
     optimizer = keras.optimizers.SGD(0.01, momentum=0.9)
     optimizer.build(model.trainable_variables)
-    regularization = runner.regularization
+    regularization = runner.parts.regularization
 
     @tf.function
     def step(iterator):

@@ -1,4 +1,6 @@
-"""The generic runner: strategy, train/eval loops, checkpoints, resume, warm start and modes.
+"""The generic runner: strategy, train/eval loops, checkpoints, resume, summaries and modes.
+
+What a step computes, and a new run's initialisation (warm start), belong to the Task.
 
 Checkpoints hold model, optimizer (with its step counter), EMA shadow weights, L2-SP anchors
 and DropBlock seed states, so a resumed run continues exactly; in `--deterministic` mode the
@@ -7,7 +9,6 @@ input pipeline also restarts at the record where the checkpoint stopped.
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import math
 import os
@@ -27,11 +28,9 @@ from assembled_cnn.nets import ModelConfig, model_info
 from assembled_cnn.retrieval.evaluate import embedding_model, extract_embeddings, make_embed_fn, retrieval_metrics
 from assembled_cnn.train import metrics as metrics_lib
 from assembled_cnn.train.clean import clean_model_dir
-from assembled_cnn.train.checkpoints import BestCheckpointKeeper, all_finite, warm_start
-from assembled_cnn.train.ema import WeightEma
+from assembled_cnn.train.checkpoints import BestCheckpointKeeper, all_finite
 from assembled_cnn.train.preemption import PreemptedError, TerminationWatch
-from assembled_cnn.train.regularizers import gradient_multipliers
-from assembled_cnn.train.schedules import LrScheduleSpec, OriginalLrSchedule, dropblock_keep_prob, learning_rate
+from assembled_cnn.train.schedules import LrScheduleSpec, OriginalLrSchedule, learning_rate
 from assembled_cnn.train.strategy import is_chief, make_strategy
 from assembled_cnn.train.summaries import RunLog, read_metrics
 from assembled_cnn.train.task import ClassificationTask
@@ -100,18 +99,8 @@ class Runner:
                                                             dynamic_growth_steps=2000)
         self.optimizer = optimizer
         self.optimizer.build(self.model.trainable_variables)
-        self.regularization = self.task.build_regularization(self.model)
-        self.ema = WeightEma(self.model, t.ema_decay) if t.ema_decay > 0 else None
-        self.teacher = None
-        if t.online_teacher:
-            from assembled_cnn.kd.teacher import load_teacher
-            self.teacher = load_teacher(t.online_teacher)
-        seeds = [layer.seed_generator.state for layer in model_info(self.model).dropblock_layers]
-        parts = dict(model=self.model, optimizer=self.optimizer, dropblock_seeds=seeds)
-        if self.ema:
-            parts["ema"] = self.ema
-        if self.regularization.anchors is not None:
-            parts["l2sp_anchors"] = self.regularization.anchors
+        self.parts = self.task.build_step_parts(self.model, self.total_steps)
+        parts = dict(model=self.model, optimizer=self.optimizer, **self.parts.checkpoint_items())
         self.checkpoint = tf.train.Checkpoint(**parts)
         keep = self.config.run.keep_checkpoint_max or None
         self.manager = tf.train.CheckpointManager(self.checkpoint, self.model_dir, max_to_keep=keep)
@@ -122,32 +111,16 @@ class Runner:
 
     # ------------------------------------------------------------------ steps
     def _make_train_fn(self):
-        strategy, task, model, optimizer, t = self.strategy, self.task, self.model, self.optimizer, self.config.train
-        multipliers = gradient_multipliers(model, t.lr_multipliers) if t.lr_multipliers else None
-        keep_prob = model_info(model).keep_prob
-        use_dropblock = model_info(model).config.use_dropblock
+        strategy, task, model, optimizer, parts = self.strategy, self.task, self.model, self.optimizer, self.parts
         replicas = strategy.num_replicas_in_sync
-
-        def replica_step(inputs):
-            features, targets = inputs
-            grads, loss, parts = task.replica_gradients(model, features, targets, self.regularization, replicas,
-                                                        self.teacher, optimizer)
-            if multipliers:
-                grads = [g * m for g, m in zip(grads, multipliers)]
-            if t.grad_clip_norm:
-                grads, _ = tf.clip_by_global_norm(grads, t.grad_clip_norm)
-            optimizer.apply_gradients(zip(grads, model.trainable_variables))
-            return {"loss": loss * replicas, **parts}
 
         @tf.function
         def train_fn(iterator):
-            if use_dropblock:
-                kp = dropblock_keep_prob(optimizer.iterations, t.dropblock_kp[0], t.dropblock_kp[1], self.total_steps)
-                keep_prob.assign(kp)
-            per_replica = strategy.run(replica_step, args=(next(iterator),))
+            parts.begin_step(optimizer.iterations)
+            per_replica = strategy.run(lambda inputs: task.train_step(inputs, model, optimizer, parts, replicas),
+                                       args=(next(iterator),))
             out = {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in per_replica.items()}
-            if self.ema is not None:
-                self.ema.update(optimizer.iterations)
+            parts.end_step(optimizer.iterations)
             return out
         return train_fn
 
@@ -171,12 +144,8 @@ class Runner:
             self._restore_own(latest)
             print(f"resumed from {latest} at step {self.step}")
             return self.step
-        path = self.config.run.pretrained_model_checkpoint_path
-        if path:
-            report = warm_start(self.model, path, self.config.run.warm_start_bn_stats, self.config.run.warm_start_head)
-            self.regularization.reset_anchors()
-            if self.ema:
-                self.ema.reset()
+        report = self.task.initialize(self.model, self.parts)
+        if report is not None:
             if self.chief:
                 write_json_atomic(os.path.join(self.config.run.model_dir, "warm_start.json"), report)
             print(f"warm start from {report['source']} ({report['format']}): restored {len(report['restored'])} "
@@ -309,8 +278,7 @@ class Runner:
         self._eval_fn = self._eval_fn or self._make_eval_fn()
         dataset = self.strategy.distribute_datasets_from_function(lambda ctx: self.task.build_inputs(False, ctx))
         total = None
-        swap = self.ema.swapped_in() if self.ema else contextlib.nullcontext()
-        with swap:
+        with self.parts.evaluation_weights():
             for inputs in tqdm(dataset, desc="eval", unit="batch", disable=not self.chief, leave=False):
                 total = metrics_lib.accumulate(total, {k: v.numpy() for k, v in self._eval_fn(inputs).items()})
         results = metrics_lib.summarize(total)
@@ -324,7 +292,7 @@ class Runner:
         if self._embed_fn is None:
             self._embed_fn = make_embed_fn(self.strategy, embedding_model(self.model))
         dataset = self.strategy.distribute_datasets_from_function(lambda ctx: self.task.build_inputs(False, ctx))
-        with self.ema.swapped_in() if self.ema else contextlib.nullcontext():
+        with self.parts.evaluation_weights():
             embeddings, labels = extract_embeddings(self._embed_fn, dataset)
         run = self.config.run
         results = retrieval_metrics(embeddings, labels, run.recall_at_k, run.eval_similarity)
@@ -363,8 +331,7 @@ class Runner:
     def export(self, export_dir: str) -> str:
         from assembled_cnn.export import export_saved_model
 
-        swap = self.ema.swapped_in() if self.ema else contextlib.nullcontext()
-        with swap:
+        with self.parts.evaluation_weights():
             names = read_class_names(self.config.run.model_dir, int(self.model.output_shape[-1]))
             return export_saved_model(self.model, export_dir, self.task.preprocess_config(), class_names=names)
 

@@ -1,7 +1,9 @@
-"""ClassificationTask: the model, its inputs, losses and metrics, and the two step functions.
+"""ClassificationTask: the model, its inputs, losses and metrics, the step's parts and the steps.
 
-Everything about strategies, checkpoints, summaries and modes belongs to the runner; a step
-here is what one replica computes (the runner wraps it in `strategy.run`).
+The task owns everything a training step does (forward, loss, gradients, per-group LR,
+clipping, the EMA update, DropBlock's schedule, the online teacher) and a new run's
+initialisation (warm start). Strategies, the loop, checkpoints, summaries and modes belong to
+the runner, which wraps `train_step` (what one replica computes) in `strategy.run`.
 """
 
 from __future__ import annotations
@@ -16,12 +18,15 @@ from assembled_cnn.config import ConfigError, DataConfig, ExperimentConfig
 from assembled_cnn.datasets.input import InputConfig, build_dataset, list_files
 from assembled_cnn.datasets.registry import DatasetInfo, get_dataset_info
 from assembled_cnn.datasets.verify import has_teacher_logits
-from assembled_cnn.nets import build_model
+from assembled_cnn.nets import build_model, model_info
 from assembled_cnn.preprocessing.mixing import MixingConfig
 from assembled_cnn.preprocessing.presets import PreprocessConfig, get_preset
 from assembled_cnn.preprocessing.random_erasing import RandomErasingConfig
 from assembled_cnn.train import losses, metrics
-from assembled_cnn.train.regularizers import L2SPConfig, Regularization
+from assembled_cnn.train.checkpoints import warm_start
+from assembled_cnn.train.ema import WeightEma
+from assembled_cnn.train.regularizers import L2SPConfig, Regularization, gradient_multipliers
+from assembled_cnn.train.step_parts import StepParts, dropblock_schedule
 from assembled_cnn.train.layer_groups import last_groups
 
 _MIXUP_MODES = {0: "none", 1: "mixup1", 2: "mixup2", 3: "cutmix"}
@@ -114,6 +119,31 @@ class ClassificationTask:
         l2sp = L2SPConfig(alpha=t.l2sp_alpha, beta=t.l2sp_beta, new_groups=last_groups(t.new_layers))
         return Regularization(model, t.weight_decay, l2sp)
 
+    def build_step_parts(self, model: keras.Model, total_steps: int) -> StepParts:
+        """The task-owned parts of a step (create them under the strategy's scope)."""
+        t = self.config.train
+        teacher = None
+        if t.online_teacher:
+            from assembled_cnn.kd.teacher import load_teacher
+            teacher = load_teacher(t.online_teacher)
+        return StepParts(
+            regularization=self.build_regularization(model),
+            ema=WeightEma(model, t.ema_decay) if t.ema_decay > 0 else None, teacher=teacher,
+            multipliers=gradient_multipliers(model, t.lr_multipliers) if t.lr_multipliers else None,
+            grad_clip_norm=t.grad_clip_norm, dropblock=dropblock_schedule(model, t.dropblock_kp, total_steps),
+            dropblock_seeds=[layer.seed_generator.state for layer in model_info(model).dropblock_layers])
+
+    def initialize(self, model: keras.Model, parts: StepParts) -> dict | None:
+        """A new run's start: warm start from --pretrained_model_checkpoint_path when given;
+        returns the warm-start report (None without one)."""
+        run = self.config.run
+        if not run.pretrained_model_checkpoint_path:
+            return None
+        report = warm_start(model, run.pretrained_model_checkpoint_path, run.warm_start_bn_stats,
+                            run.warm_start_head)
+        parts.restart_from_weights()
+        return report
+
     # ------------------------------------------------------------------ steps
     def compute_loss(self, model, features, targets, regularization, num_replicas: int, teacher=None):
         """Per-replica loss scaled so that summing over replicas gives the global mean."""
@@ -136,15 +166,22 @@ class ClassificationTask:
         return losses.supervised_loss(targets, logits, t.cls_loss_type, arc_scale=arc_scale, arc_margin=t.arc_margin,
                                       focal_gamma=t.focal_gamma, focal_alpha=t.focal_alpha)
 
-    def replica_gradients(self, model, features, targets, regularization, num_replicas: int, teacher=None,
-                          optimizer=None):
+    def replica_gradients(self, model, features, targets, parts: StepParts, num_replicas: int, optimizer=None):
         """This replica's share of the global gradient (summing over replicas gives the gradient of
         the global mean loss), its loss and loss parts. With a loss-scaling optimizer (fp16) the
         gradients carry its scale, which its `apply_gradients` removes."""
         with tf.GradientTape() as tape:
-            loss, _, parts = self.compute_loss(model, features, targets, regularization, num_replicas, teacher)
+            loss, _, loss_parts = self.compute_loss(model, features, targets, parts.regularization, num_replicas,
+                                                    parts.teacher)
             scaled = optimizer.scale_loss(loss) if hasattr(optimizer, "scale_loss") else loss
-        return tape.gradient(scaled, model.trainable_variables), loss, parts
+        return tape.gradient(scaled, model.trainable_variables), loss, loss_parts
+
+    def train_step(self, inputs, model, optimizer, parts: StepParts, num_replicas: int) -> dict:
+        """One replica's step: forward, loss, gradients, LR multipliers, clipping, update."""
+        features, targets = inputs
+        grads, loss, loss_parts = self.replica_gradients(model, features, targets, parts, num_replicas, optimizer)
+        optimizer.apply_gradients(zip(parts.adjust_gradients(grads), model.trainable_variables))
+        return {"loss": loss * num_replicas, **loss_parts}
 
     def eval_step(self, model, features, targets) -> dict:
         logits = model(features["image"], training=False)

@@ -31,7 +31,7 @@ def main(_argv):
 
     def replica_fn(inputs):
         features, targets = inputs
-        grads, _, _ = runner.task.replica_gradients(model, features, targets, runner.regularization, replicas)
+        grads, _, _ = runner.task.replica_gradients(model, features, targets, runner.parts, replicas)
         return tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, grads)
 
     @tf.function

@@ -90,7 +90,7 @@ def test_xla_train_step_equals_the_plain_step(toy_data, tmp_path):
     batches = list(task.build_inputs(True).take(2))
 
     def step(features, targets):
-        grads, loss, _ = task.replica_gradients(model, features, targets, runner.regularization, 1, None, optimizer)
+        grads, loss, _ = task.replica_gradients(model, features, targets, runner.parts, 1, optimizer)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return loss
 

@@ -90,13 +90,13 @@ def test_evaluation_uses_the_ema_copy(toy_data, tmp_path):
     runner = quick(toy_data, tmp_path, train={"ema_decay": 0.5, "max_train_steps": 4})
     runner.train()
     live = [w.numpy() for w in runner.model.weights]
-    shadow = [s.numpy() for s in runner.ema.shadow]
+    shadow = [s.numpy() for s in runner.parts.ema.shadow]
     assert any(not np.allclose(a, b) for a, b in zip(live, shadow))
     with_ema = runner.evaluate()
     assert all(np.array_equal(w.numpy(), v) for w, v in zip(runner.model.weights, live))  # swapped back
-    for weight, value in zip(runner.ema._weights, shadow):
+    for weight, value in zip(runner.parts.ema._weights, shadow):
         weight.assign(value)
-    runner.ema = None
+    runner.parts.ema = None
     assert runner.evaluate()["loss"] == pytest.approx(with_ema["loss"], rel=1e-6)
     runner.close()
 
