@@ -15,27 +15,49 @@ import json
 import os
 import platform
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from assembled_cnn.config import DataConfig, ExperimentConfig, RunConfig, TrainConfig
 from assembled_cnn.nets import model_config
 
-DEMO_MODEL = dict(resnet_size=18, num_filters=16, use_resnet_d=True, use_sk_block=True, anti_alias_type="sconv",
-                  anti_alias_filter_size=3, use_dropblock=True, zero_gamma=True, bn_momentum=0.9)
+DEMO_MODEL = dict(resnet_size=18, use_resnet_d=True, use_sk_block=True, anti_alias_type="sconv",
+                  anti_alias_filter_size=3, zero_gamma=True, bn_momentum=0.9)
 
 
-def demo_config(data_dir: str, model_dir: str, epochs: float, batch_size: int = 128,
-                image_size: int = 56) -> ExperimentConfig:
-    """28-px images are upsampled to `image_size`: the ImageNet stem divides by 4, and 7x7 maps
-    after it cost ~2 accuracy points at only half the speed of 14x14 ones."""
+@dataclass(frozen=True)
+class DemoRecipe:
+    """What `make demo` trains; benchmarks/bench_demo.py measures alternatives to each field."""
+    epochs: float = 8.0
+    image_size: int = 56          # 28-px images upsampled: the ImageNet stem divides by 4
+    num_filters: int = 16
+    batch_size: int = 128
+    base_learning_rate: float = 0.1
+    weight_decay: float = 1e-4
+    lr_warmup_epochs: float = 0.5
+    mixup_type: int = 1
+    mixup_alpha: float = 0.2
+    label_smoothing: float = 0.1
+    use_dropblock: bool = True
+    ema_decay: float = 0.0
+    evals: int = 8                # evaluations of the test split during training
+    seed: int = 0
+
+
+def demo_config(data_dir: str, model_dir: str, recipe: DemoRecipe = DemoRecipe()) -> ExperimentConfig:
+    """The demo's experiment: 7x7 maps after the stem cost ~2 accuracy points at only half the
+    speed of 14x14 ones, hence the upsampling to 56 px."""
+    r = recipe
     return ExperimentConfig(
-        model=model_config("resnet18", num_classes=10, **DEMO_MODEL),
+        model=model_config("resnet18", num_classes=10, num_filters=r.num_filters, use_dropblock=r.use_dropblock,
+                           **DEMO_MODEL),
         data=DataConfig(dataset_name="fashion_mnist", data_dir=data_dir, preprocessing_type="cifar",
-                        train_size=image_size, test_size=image_size, mixup_type=1, mixup_alpha=0.2, label_smoothing=0.1),
-        train=TrainConfig(batch_size=batch_size, train_epochs=epochs, base_learning_rate=0.1,
-                          learning_rate_decay_type="cosine", lr_warmup_epochs=0.5, weight_decay=1e-4,
-                          dropblock_kp=[1.0, 0.9]),
-        run=RunConfig(model_dir=model_dir, mode="train_and_eval", epochs_between_evals=1.0,
+                        train_size=r.image_size, test_size=r.image_size, mixup_type=r.mixup_type,
+                        mixup_alpha=r.mixup_alpha, label_smoothing=r.label_smoothing, seed=r.seed),
+        train=TrainConfig(batch_size=r.batch_size, train_epochs=r.epochs, base_learning_rate=r.base_learning_rate,
+                          learning_rate_decay_type="cosine", lr_warmup_epochs=r.lr_warmup_epochs,
+                          weight_decay=r.weight_decay, dropblock_kp=[1.0, 0.9], ema_decay=r.ema_decay),
+        run=RunConfig(model_dir=model_dir, mode="train_and_eval", epochs_between_evals=r.epochs / r.evals,
                       save_checkpoints_epochs=1.0, keep_checkpoint_max=3, num_best_ckpt_to_keep=1,
                       log_every_n_steps=100, export_dir=os.path.join(model_dir, "export")))
 
@@ -95,27 +117,33 @@ def write_report(output_dir: Path, config: ExperimentConfig, results: dict, samp
     return path
 
 
+def run_demo(output_dir: Path, data_dir: str, recipe: DemoRecipe) -> dict:
+    """The whole demo: data, training with evaluations, export, export check, report."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    seconds, start = {}, time.time()
+    fetch_data(Path(data_dir))
+    seconds["fetch + TFRecords"] = time.time() - start
+    from assembled_cnn.train.runner import run
+
+    config = demo_config(data_dir, str(output_dir / "model"), recipe)
+    start = time.time()
+    results = run(config)
+    seconds["train + eval + export"] = time.time() - start
+    samples = check_export(config.run.export_dir, data_dir)
+    results["report"] = str(write_report(output_dir, config, results, samples, seconds))
+    return results
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output_dir", default="runs/demo")
     parser.add_argument("--data_dir", default="data/fashion_mnist")
-    parser.add_argument("--epochs", type=float, default=8.0)
-    parser.add_argument("--image_size", type=int, default=56)
+    parser.add_argument("--epochs", type=float, default=DemoRecipe.epochs)
+    parser.add_argument("--image_size", type=int, default=DemoRecipe.image_size)
     args = parser.parse_args(argv)
-    output_dir = Path(args.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    seconds, start = {}, time.time()
-    fetch_data(Path(args.data_dir))
-    seconds["fetch + TFRecords"] = time.time() - start
-    from assembled_cnn.train.runner import run
-
-    config = demo_config(args.data_dir, str(output_dir / "model"), args.epochs, image_size=args.image_size)
-    start = time.time()
-    results = run(config)
-    seconds["train + eval + export"] = time.time() - start
-    samples = check_export(config.run.export_dir, args.data_dir)
-    report = write_report(output_dir, config, results, samples, seconds)
-    print(f"test top-1 {results['top1']:.2%}; report: {report}")
+    recipe = replace(DemoRecipe(), epochs=args.epochs, image_size=args.image_size)
+    results = run_demo(Path(args.output_dir), args.data_dir, recipe)
+    print(f"test top-1 {results['top1']:.2%}; report: {results['report']}")
     return 0
 
 

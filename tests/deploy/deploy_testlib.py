@@ -14,7 +14,7 @@ import tensorflow as tf
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "transfer"))
 from transfer_testlib import load_fashion_mnist, write_records  # noqa: E402
 
-from assembled_cnn.demo import demo_config  # noqa: E402
+from assembled_cnn.demo import DemoRecipe, demo_config  # noqa: E402
 from assembled_cnn.model_dir import save_model_checkpoint, save_model_config  # noqa: E402
 from assembled_cnn.nets import build_model  # noqa: E402
 from assembled_cnn.preprocessing import get_preset, preprocess_image  # noqa: E402
@@ -33,9 +33,9 @@ def demo_experiment(root: Path, num_train: int = 1024):
     write_records(data_dir / "validation-00000-of-00001", *test)
     (data_dir / "dataset_info.json").write_text(json.dumps(
         {"name": "fashion_mnist", "num_classes": 10, "label_map": dict(enumerate(NAMES))}))
-    config = demo_config(str(data_dir), str(model_dir), epochs=1, image_size=SIZE)
+    config = demo_config(str(data_dir), str(model_dir), DemoRecipe(epochs=1, image_size=SIZE, num_filters=8))
     # bn_momentum 0.5: the moving statistics settle within the few steps trained here.
-    config = dataclasses.replace(config, model=dataclasses.replace(config.model, num_filters=8, bn_momentum=0.5))
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, bn_momentum=0.5))
     return config, train, test, real
 
 

@@ -1,0 +1,136 @@
+"""Time to accuracy of `make demo`: test top-1 and wall time per recipe tried, on this machine.
+
+    python benchmarks/bench_demo.py                     # every recipe below, seed 0, skipping done ones
+    python benchmarks/bench_demo.py --recipes default --seeds 0 1 2
+    python benchmarks/bench_demo.py --show              # the table of what is recorded
+
+Each (recipe, seed) runs the whole demo (cached data → train with evaluations → export → export
+check → report) in a fresh process, so one recipe's compiled graphs and threads never help
+another's time. Results are appended to benchmarks/results/bench_demo.json as each run finishes
+(an interrupted sweep resumes where it stopped). The 1-minute load average before and after each run
+is recorded: a figure measured while something else ran says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from assembled_cnn.demo import DemoRecipe  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results" / "bench_demo.json"
+BASE = DemoRecipe()
+
+# Each alternative changes what its name says against the recipe `make demo` trains.
+RECIPES: dict[str, DemoRecipe] = {
+    "default": BASE,
+    "v0_8ep_evals8": dataclasses.replace(BASE, epochs=8.0, image_size=56, evals=8, ema_decay=0.0, mixup_type=1,
+                                         use_dropblock=True, num_filters=16),
+    "v1_evals1": dataclasses.replace(BASE, evals=1),
+    "v2_evals1_ema": dataclasses.replace(BASE, evals=1, ema_decay=0.999),
+    "v3_evals1_nodropblock": dataclasses.replace(BASE, evals=1, use_dropblock=False),
+    "v4_evals1_10ep": dataclasses.replace(BASE, evals=1, epochs=10.0),
+    "v5_evals1_64px": dataclasses.replace(BASE, evals=1, image_size=64),
+    "v6_evals1_w20": dataclasses.replace(BASE, evals=1, num_filters=20),
+}
+
+
+def load_results() -> list[dict]:
+    return json.loads(RESULTS.read_text()) if RESULTS.exists() else []
+
+
+def save_results(rows: list[dict]) -> None:
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    tmp = RESULTS.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(rows, indent=1) + "\n")
+    tmp.replace(RESULTS)
+
+
+def run_one(name: str, seed: int, data_dir: str) -> dict:
+    """One demo in a child process; returns its measured row."""
+    recipe = dataclasses.replace(RECIPES[name], seed=seed)
+    work = Path(tempfile.mkdtemp(prefix=f"bench_demo_{name}_"))
+    load_before = os.getloadavg()[0]
+    started = time.time()
+    code = ("import json,sys; from pathlib import Path; from assembled_cnn.demo import DemoRecipe, run_demo; "
+            "r = run_demo(Path(sys.argv[1]), sys.argv[2], DemoRecipe(**json.loads(sys.argv[3]))); "
+            "print('RESULT ' + json.dumps({k: v for k, v in r.items() if isinstance(v, (int, float))}))")
+    proc = subprocess.run([sys.executable, "-c", code, str(work), data_dir, json.dumps(dataclasses.asdict(recipe))],
+                          cwd=ROOT, capture_output=True, text=True)
+    wall = time.time() - started
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    if proc.returncode or not lines:
+        raise SystemExit(f"recipe {name} seed {seed} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+    result = json.loads(lines[-1][len("RESULT "):])
+    row = {"recipe": name, "seed": seed, "top1": result["top1"], "loss": result.get("loss"), "wall_s": round(wall, 1),
+           "train_s": round(_train_seconds(work / "model", recipe), 1), "load_before": round(load_before, 2),
+           "load_after": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(), "config": dataclasses.asdict(recipe)}
+    shutil.rmtree(work, ignore_errors=True)
+    return row
+
+
+def _train_seconds(model_dir: Path, recipe: DemoRecipe) -> float:
+    """Seconds spent in training steps, from the images/s the runner logged per interval."""
+    rows = [json.loads(line) for line in (model_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    seconds, last_step = 0.0, 0
+    for row in rows:
+        if row.get("mode") == "train" and row.get("images_per_sec"):
+            seconds += (row["step"] - last_step) * recipe.batch_size / row["images_per_sec"]
+            last_step = row["step"]
+    return seconds
+
+
+def table(rows: list[dict]) -> str:
+    by_recipe: dict[str, list[dict]] = {}
+    for row in rows:
+        by_recipe.setdefault(row["recipe"], []).append(row)
+    lines = ["| recipe | seeds | test top-1 (mean ± std) | wall min (mean, max) | train min | load |",
+             "|---|---|---|---|---|---|"]
+    for name, group in by_recipe.items():
+        tops = [r["top1"] for r in group]
+        walls = [r["wall_s"] / 60 for r in group]
+        std = statistics.stdev(tops) if len(tops) > 1 else 0.0
+        lines.append(f"| {name} | {len(group)} | {statistics.mean(tops):.2%} ± {std:.2%} | "
+                     f"{statistics.mean(walls):.1f}, {max(walls):.1f} | "
+                     f"{statistics.mean(r['train_s'] for r in group) / 60:.1f} | "
+                     f"{max(r['load_before'] for r in group):.1f} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--recipes", nargs="*", default=list(RECIPES), choices=list(RECIPES))
+    parser.add_argument("--seeds", nargs="*", type=int, default=[0])
+    parser.add_argument("--data_dir", default=str(ROOT / "data" / "fashion_mnist"))
+    parser.add_argument("--show", action="store_true", help="print the recorded table and exit")
+    args = parser.parse_args(argv)
+    rows = load_results()
+    if not args.show:
+        for name in args.recipes:
+            for seed in args.seeds:
+                if any(r["recipe"] == name and r["seed"] == seed and r["config"] == dataclasses.asdict(
+                        dataclasses.replace(RECIPES[name], seed=seed)) for r in rows):
+                    continue
+                print(f"running {name} seed {seed} ...", flush=True)
+                row = run_one(name, seed, args.data_dir)
+                rows = [r for r in load_results() if not (r["recipe"] == name and r["seed"] == seed)] + [row]
+                save_results(rows)
+                print(f"  top-1 {row['top1']:.2%}, {row['wall_s'] / 60:.1f} min (load {row['load_before']})", flush=True)
+    print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
