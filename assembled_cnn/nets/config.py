@@ -44,6 +44,7 @@ class ModelConfig:
     use_resnet_d: bool = False
     use_se_block: bool = False
     se_ratio: int = 16  # SE bottleneck reduction r (the paper's SE-MobileNet-V1 M7/M8 use r=2)
+    se_bias: bool = False  # biases on the SE 1x1 convs: the original has none, timm's seresnet has them
     use_sk_block: bool = False
     anti_alias_type: str = ""
     anti_alias_filter_size: int = 0

@@ -39,10 +39,10 @@ class LayerFactory:
         self._seeds = itertools.count(1)
 
     def conv(self, x, filters: int, kernel_size: int, strides: int = 1, *, name: str,
-             tf1_base: str = "conv2d"):
-        """`conv2d_fixed_padding`: the original's fixed pad + VALID when strided, SAME otherwise; no bias.
-        With `conv_padding="same"` strided convs pad as TF "SAME" instead."""
-        common = dict(strides=strides, use_bias=False, kernel_initializer=tf1_kernel_initializer(), name=name)
+             tf1_base: str = "conv2d", use_bias: bool = False):
+        """`conv2d_fixed_padding`: the original's fixed pad + VALID when strided, SAME otherwise; no bias
+        unless asked. With `conv_padding="same"` strided convs pad as TF "SAME" instead."""
+        common = dict(strides=strides, use_bias=use_bias, kernel_initializer=tf1_kernel_initializer(), name=name)
         if kernel_size == 1:  # no padding either way; a matmul on small maps
             layer = PointwiseConv2D(filters, **common)
         elif self.config.conv_padding == "same":

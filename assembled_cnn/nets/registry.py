@@ -57,15 +57,28 @@ def model_config(name: str | None = None, **hparams: Any) -> ModelConfig:
     return ModelConfig.from_dict(values)
 
 
-def build_model(name: str | None = None, config: ModelConfig | None = None, **hparams: Any) -> keras.Model:
+def build_model(name: str | None = None, config: ModelConfig | None = None, *, weights: str | None = None,
+                skip_head: bool = False, **hparams: Any) -> keras.Model:
     """Build a network: `build_model('assemble_resnet50', num_classes=101)`, or from flags alone
     (`build_model(resnet_size=50, resnet_version=2, use_sk_block=True, ...)`), or from a config.
 
     Input: float NHWC images (the original's mean-subtracted RGB). Output: float32 logits, also
     under a mixed-precision policy. The penultimate features are the layer named `features`.
+
+    weights: None (initialised), "imagenet" (the pinned download, EfficientNet-Lite0/1/2), or the
+    path of a model_dir / checkpoint of ours, an original TF1 checkpoint, a PyTorch .pth/.pth.tar/
+    .safetensors or a keras.applications .h5 (`assembled_cnn.weights.sources`). The report of every
+    tensor used, missing or unexpected is printed and kept as `model.import_report`; `skip_head`
+    keeps a fresh classifier. A file that does not fit is a one-line `UserError`.
     """
     if config is None:
         config = model_config(name, **hparams)
     elif name or hparams:
         raise ModelConfigError("pass either `config` or a preset name / hyper-parameters, not both")
-    return _BUILDERS[config.architecture](config)
+    model = _BUILDERS[config.architecture](config)
+    if weights is not None:
+        from assembled_cnn.weights.sources import load_weights  # the weight readers stay out of the zoo
+
+        model.import_report = load_weights(model, weights, skip_head=skip_head)
+        print(model.import_report.summary())
+    return model

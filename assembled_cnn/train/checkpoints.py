@@ -72,6 +72,9 @@ def _resolve(path: str) -> str:
         if latest is None:
             raise FileNotFoundError(f"--pretrained_model_checkpoint_path={path!r} has no checkpoint")
         return latest
+    if not os.path.exists(f"{path}.index"):
+        raise ConfigError(f"--pretrained_model_checkpoint_path={path}: no such file, model_dir or checkpoint prefix "
+                          "(or a weights file: .pth, .pth.tar, .pt, .bin, .safetensors, .h5; or 'imagenet')")
     return path
 
 
@@ -79,9 +82,12 @@ def warm_start(model: keras.Model, path: str, restore_bn_stats: bool, include_he
     """Initialise everything but the head from `path` (ours, an original TF1 checkpoint, or a
     PyTorch / safetensors / keras.applications weights file). `include_head` (one of our model_dirs
     only) takes the classifier too: a run continued under a new schedule, e.g. FixRes stage 2."""
-    if include_head and (os.path.isfile(path) or is_tf1_checkpoint(_resolve(path))):
+    from assembled_cnn.weights.sources import PRESET_WEIGHTS
+
+    foreign = path in PRESET_WEIGHTS or (os.path.isfile(path) and path.endswith(FOREIGN_WEIGHT_SUFFIXES))
+    if include_head and (foreign or os.path.isfile(path) or is_tf1_checkpoint(_resolve(path))):
         raise ConfigError(f"--warm_start_head needs a model_dir of this toolkit, not {path}")
-    if os.path.isfile(path) and path.endswith(FOREIGN_WEIGHT_SUFFIXES):
+    if foreign:
         return _warm_start_foreign(model, path, restore_bn_stats)
     resolved = _resolve(path)
     if is_tf1_checkpoint(resolved):
@@ -94,18 +100,18 @@ FOREIGN_WEIGHT_SUFFIXES = (".pth", ".pt", ".pth.tar", ".bin", ".safetensors", ".
 
 
 def _warm_start_foreign(model: keras.Model, path: str, restore_bn_stats: bool) -> dict:
-    """Everything but the head from a PyTorch or keras.applications file (`weights/`)."""
-    from assembled_cnn.weights.keras_import import load_keras_application_weights
-    from assembled_cnn.weights.torch_import import load_torch_weights
+    """Everything but the head from a PyTorch or keras.applications file or a preset name such as
+    'imagenet' (`weights.sources.load_weights`, as `build_model(weights=...)`)."""
+    from assembled_cnn.weights.sources import load_weights
 
     stats = [v for v in model.weights if v.name in ("moving_mean", "moving_variance")]
     initial = [v.numpy() for v in stats]
-    load = load_keras_application_weights if path.endswith(".h5") else load_torch_weights
-    report = load(model, path, skip_head=True)
+    report = load_weights(model, path, skip_head=True)
     if not restore_bn_stats:
         for var, value in zip(stats, initial):
             var.assign(value)
-    return {"source": path, "format": "h5" if path.endswith(".h5") else "torch",
+    kind = "h5" if path.endswith(".h5") else "torch" if os.path.isfile(path) else path
+    return {"source": report.source, "format": kind,
             "restored": [keras_name for _, keras_name, _ in report.assigned if restore_bn_stats
                          or keras_name.rsplit("/", 1)[-1] not in ("moving_mean", "moving_variance")],
             "not_restored": [name for name, _ in report.missing], "notes": report.notes}

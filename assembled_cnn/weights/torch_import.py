@@ -17,6 +17,7 @@ from typing import Callable
 import keras
 import numpy as np
 
+from assembled_cnn.errors import UserError
 from assembled_cnn.nets.model_info import HEAD_LAYERS, is_batch_norm_folded, model_info
 from assembled_cnn.weights.torch_reader import TorchCheckpointError, load_torch_file
 
@@ -31,12 +32,16 @@ EFFICIENTNET_LITE_LAYOUT = [
     (r"b(\d+)_project", r"_blocks.\1._project_conv"), (r"b(\d+)_project_bn", r"_blocks.\1._bn2"),
     (r"head_conv", "_conv_head"), (r"head_conv_bn", "_bn1"), (r"logits", "_fc"),
 ]
+# timm's SEModule (seresnet*): `se.fc1` / `se.fc2`, 1x1 convs with biases (our se_bias=True).
+_TIMM_SE = [(r"s(\d)_b(\d+)_se_reduce", r"layer\1.\2.se.fc1"), (r"s(\d)_b(\d+)_se_expand", r"layer\1.\2.se.fc2")]
 _RESNET_COMMON = [
     (r"stem_conv", "conv1"), (r"stem_conv_bn", "bn1"), (r"logits", "fc"),
     (r"s(\d)_b(\d+)_proj", r"layer\1.\2.downsample.0"), (r"s(\d)_b(\d+)_proj_bn", r"layer\1.\2.downsample.1"),
+    *_TIMM_SE,
 ]
 _BOTTLENECK_CONVS = [
-    (r"s(\d)_b(\d+)_conv(\d)", r"layer\1.\2.conv\3"), (r"s(\d)_b(\d+)_conv(\d)_bn", r"layer\1.\2.bn\3")]
+    (r"s(\d)_b(\d+)_conv(\d)", r"layer\1.\2.conv\3"), (r"s(\d)_b(\d+)_conv(\d)_bn", r"layer\1.\2.bn\3"),
+    *_TIMM_SE]
 # timm resnet50d: deep stem conv1.{0,3,6} with BNs conv1.{1,4} and bn1; avg-pool shortcut, so the
 # projection is downsample.1 (downsample.0 is the pool, or an Identity at stride 1).
 TIMM_RESNET_D_LAYOUT = [
@@ -51,7 +56,7 @@ TORCHVISION_BASIC_LAYOUT = _RESNET_COMMON + [
     (r"s(\d)_b(\d+)_conv3", r"layer\1.\2.conv2"), (r"s(\d)_b(\d+)_conv3_bn", r"layer\1.\2.bn2")]
 
 
-class TorchImportError(ValueError):
+class TorchImportError(UserError):
     """The state dict does not fit the model; the message lists names and shapes."""
 
 
@@ -97,14 +102,14 @@ def layout_for(model: keras.Model) -> list[tuple[str, str]]:
     if config.architecture == "efficientnet_lite":
         return EFFICIENTNET_LITE_LAYOUT
     plain = config.architecture == "resnet" and config.resnet_version == 1 and not (
-        config.use_sk_block or config.use_se_block or config.anti_alias_parts)
+        config.use_sk_block or config.anti_alias_parts)
     if plain and config.use_resnet_d and config.uses_bottleneck:
         return TIMM_RESNET_D_LAYOUT
     if plain and not config.use_resnet_d:
         return TORCHVISION_BOTTLENECK_LAYOUT if config.uses_bottleneck else TORCHVISION_BASIC_LAYOUT
     raise TorchImportError(f"no PyTorch layout for model {model.name!r} ({config.architecture}); supported: "
                            "efficientnet_lite*, plain resnet18/34/50/101/152 (torchvision/MoCo v2), "
-                           "resnet50d/101d/152d (timm)")
+                           "resnet50d/101d/152d (timm), se_resnet50 with se_bias=True (timm seresnet50)")
 
 
 def torch_prefix(layer_name: str, layout) -> str | None:
@@ -181,8 +186,36 @@ def load_torch_weights(model: keras.Model, source, skip_head: bool = False) -> T
     """Assign a PyTorch checkpoint (path or state dict) to `model`; raises on any misfit."""
     name = str(source) if not isinstance(source, dict) else "<state dict>"
     tensors = extract_state_dict(source if isinstance(source, dict) else load_torch_file(source), name)
+    refuse_unmappable(model, tensors, name)
     return assign_tensors(model, tensors, layout_for(model), source=name, skip_head=skip_head,
                           notes=_inexact_notes(model))
+
+
+_TIMM_SK = re.compile(r"^layer\d\.\d+\.conv\d\.(paths|attn)\.")
+_LEGACY_SENET = re.compile(r"^layer0\.|\.se_module\.")
+_TIMM_SE_KEY = re.compile(r"^layer\d\.\d+\.se\.fc1\.")
+
+
+def refuse_unmappable(model: keras.Model, tensors: dict, name: str) -> None:
+    """One-line refusal of the state dicts whose architecture no model of ours computes."""
+    keys = list(tensors)
+    if any(_TIMM_SK.search(k) for k in keys):
+        raise TorchImportError(
+            f"{name}: timm SK-ResNet (skresnet*) weights cannot map onto our SK unit: timm's second path is a "
+            "3x3 conv at dilation 2 (its 5x5) on half of the input channels (conv2.paths.1), ours are the two "
+            "undilated halves of one 3x3 conv over all inputs (the original's SK), and its attention width is "
+            "C/16 rounded to 8 where ours is max(C/2, 32)")
+    if any(_LEGACY_SENET.search(k) for k in keys):
+        raise TorchImportError(
+            f"{name}: legacy SENet weights (layer0 / se_module: Cadene's se_resnet, timm legacy_seresnet*) stride "
+            "in the first 1x1 conv of a block (Caffe style) where ours stride in the 3x3; use timm seresnet50 "
+            "weights (layerN.M.se.fc1) with se_resnet50, se_bias=True")
+    has_se = any(_TIMM_SE_KEY.search(k) for k in keys)
+    config = model_info(model).config
+    if has_se and config.architecture == "resnet" and not (config.use_se_block and config.se_bias):
+        raise TorchImportError(
+            f"{name}: the file has timm SE blocks with biases (layerN.M.se.fc1/fc2); build the model with "
+            "use_se_block=True, se_bias=True (e.g. build_model('se_resnet50', se_bias=True)) to import it")
 
 
 def _inexact_notes(model: keras.Model) -> list[str]:
@@ -202,7 +235,7 @@ def _misfit_message(name, missing, wrong, unexpected) -> str:
     for title, rows in (("model weights missing from the file", missing), ("shape mismatches", wrong),
                         ("file tensors the model does not have", unexpected)):
         if rows:
-            parts.append(f"  {len(rows)} {title}: " + "; ".join(f"{n} {s}" for n, s in rows[:20]))
-    parts.append("  Hint: the preset must match the file (e.g. resnet50 with num_classes=1000); "
+            parts.append(f"{len(rows)} {title}: " + "; ".join(f"{n} {s}" for n, s in rows[:20]) + ".")
+    parts.append("Hint: the preset must match the file (e.g. resnet50 with num_classes=1000); "
                  "skip_head=True keeps a fresh classifier (MoCo v2 files have none).")
-    return "\n".join(parts)
+    return " ".join(parts)  # one line: the command lines print it as `error: ...`

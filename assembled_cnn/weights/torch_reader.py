@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from assembled_cnn.errors import UserError
+
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 STORAGE_DTYPES = {
     "FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
@@ -37,7 +39,7 @@ SAFETENSORS_DTYPES = {
 }
 
 
-class TorchCheckpointError(ValueError):
+class TorchCheckpointError(UserError):
     """The file is not a readable PyTorch/safetensors weight file; the message says why."""
 
 

@@ -77,6 +77,18 @@ def _avg_pool_2x2_s2(x):
     return (x[:, 0::2, 0::2] + x[:, 1::2, 0::2] + x[:, 0::2, 1::2] + x[:, 1::2, 1::2]) / 4
 
 
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def timm_se(sd, p, y):
+    """timm's SEModule: mean -> 1x1 conv (+bias) -> ReLU -> 1x1 conv (+bias) -> sigmoid gate."""
+    s = y.mean(axis=(1, 2))
+    s = relu(s @ sd[f"{p}.fc1.weight"][:, :, 0, 0].T + sd[f"{p}.fc1.bias"])
+    s = s @ sd[f"{p}.fc2.weight"][:, :, 0, 0].T + sd[f"{p}.fc2.bias"]
+    return y * _sigmoid(s)[:, None, None, :]
+
+
 def _shortcut(sd, p, x, stride, eps, avg_down):
     if not avg_down:  # torchvision: downsample = [1x1 conv (strided), BN]
         return bn(conv(x, sd[f"{p}.downsample.0.weight"], stride, _sym(1)), sd, f"{p}.downsample.1", eps)
@@ -86,7 +98,8 @@ def _shortcut(sd, p, x, stride, eps, avg_down):
 
 
 def torchvision_resnet(sd, x, blocks, bottleneck, eps=1e-5, deep_stem=False):
-    """torchvision ResNet; `deep_stem=True` is timm's resnet*d (3x3 stem convs conv1.0/3/6, avg_down)."""
+    """torchvision ResNet; `deep_stem=True` is timm's resnet*d (3x3 stem convs conv1.0/3/6, avg_down);
+    `layerN.M.se.*` tensors make it timm's seresnet."""
     if deep_stem:
         x = relu(bn(conv(x, sd["conv1.0.weight"], 2, _sym(3)), sd, "conv1.1", eps))
         x = relu(bn(conv(x, sd["conv1.3.weight"], 1, _sym(3)), sd, "conv1.4", eps))
@@ -107,5 +120,7 @@ def torchvision_resnet(sd, x, blocks, bottleneck, eps=1e-5, deep_stem=False):
             else:
                 y = relu(bn(conv(x, sd[f"{p}.conv1.weight"], stride, _sym(3)), sd, f"{p}.bn1", eps))
                 y = bn(conv(y, sd[f"{p}.conv2.weight"], 1, _sym(3)), sd, f"{p}.bn2", eps)
+            if f"{p}.se.fc1.weight" in sd:  # timm seresnet: SE after the last BN, before the add
+                y = timm_se(sd, f"{p}.se", y)
             x = relu(y + shortcut)
     return linear(x.mean(axis=(1, 2)), sd, "fc")

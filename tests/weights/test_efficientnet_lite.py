@@ -21,7 +21,22 @@ LITE0_STAGES = ((1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 
 
 
 
-def _random_lite0_state_dict(num_classes, rng):
+def _round_filters(channels: int, width: float) -> int:
+    """efficientnet_pytorch's round_filters: scale, round to a multiple of 8, never below 90 %."""
+    scaled = channels * width
+    rounded = max(8, int(scaled + 4) // 8 * 8)
+    return rounded + 8 if rounded < 0.9 * scaled else rounded
+
+
+def _lite_stages(width: float, depth: float):
+    """The stages of Lite-N: channels scaled by `width`, repeats ceil(depth * n) except the first and
+    last stage (Lite keeps those, the stem's 32 and the head's 1280 fixed)."""
+    last = len(LITE0_STAGES) - 1
+    return [(e, k, s, _round_filters(c, width), n if i in (0, last) else int(np.ceil(depth * n)))
+            for i, (e, k, s, c, n) in enumerate(LITE0_STAGES)]
+
+
+def _random_lite0_state_dict(num_classes, rng, width=1.0, depth=1.0):
     sd, strides = OrderedDict(), []
 
     def conv(name, shape):
@@ -36,7 +51,7 @@ def _random_lite0_state_dict(num_classes, rng):
 
     conv("_conv_stem", (32, 3, 3, 3)), bn("_bn0", 32)
     channels, block = 32, 0
-    for expansion, kernel, stride, out, repeats in LITE0_STAGES:
+    for expansion, kernel, stride, out, repeats in _lite_stages(width, depth):
         for r in range(repeats):
             p, hidden = f"_blocks.{block}", channels * expansion
             if expansion != 1:
@@ -73,6 +88,29 @@ def test_import_equals_numpy_forward_pass(tmp_path):
                                      strides)
         got = model(images, training=False).numpy()
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+
+
+# Published (width, depth) of Lite1-4 (the TF repository's efficientnet_lite_builder).
+LITE_SCALING = {1: (1.0, 1.1), 2: (1.1, 1.2), 3: (1.2, 1.4), 4: (1.4, 1.8)}
+
+
+@pytest.mark.parametrize("variant", sorted(LITE_SCALING))
+def test_lite1_to_lite4_round_trip_through_the_state_dict_format(tmp_path, variant):
+    """A random state dict shaped as efficientnet_pytorch's Lite-N (scaling rules written here),
+    saved as a .pth, imported into our preset: every tensor fits and the logits equal the numpy
+    forward pass (33 px: odd maps, TF "SAME" padding)."""
+    rng = np.random.default_rng(30 + variant)
+    sd, strides = _random_lite0_state_dict(5, rng, *LITE_SCALING[variant])
+    path = tmp_path / f"lite{variant}.pth"
+    write_legacy(path, sd)
+    model = build_model(f"efficientnet_lite{variant}", num_classes=5, input_size=33)
+    report = load_torch_weights(model, path)
+    assert len(report.assigned) == len([k for k in sd if "num_batches" not in k]) and not report.missing
+    images = rng.uniform(-1, 1, (1, 33, 33, 3)).astype(np.float32)
+    expected = efficientnet_lite({k: v.astype(np.float64) for k, v in sd.items()}, images.astype(np.float64),
+                                 strides)
+    np.testing.assert_allclose(model(images, training=False).numpy(), expected, rtol=1e-4,
+                               atol=1e-4 * np.abs(expected).max())
 
 
 def test_mismatch_lists_names_and_shapes(tmp_path):

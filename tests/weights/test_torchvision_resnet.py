@@ -15,9 +15,15 @@ BLOCKS = {18: (2, 2, 2, 2), 50: (3, 4, 6, 3)}
 WIDTH, CLASSES = 8, 6  # torchvision's 64 base channels scaled down to keep the test fast
 
 
-def _random_torchvision_state_dict(depth, rng, timm_d=False):
-    """torchvision.models.resnet{depth} (or timm resnet{depth}d) parameter names and shapes at
-    base width WIDTH."""
+def timm_se_channels(channels: int) -> int:
+    """timm SEModule's reduction: make_divisible(C / 16, 8) with round_limit 0."""
+    return max(8, int(channels / 16 + 4) // 8 * 8)
+
+
+def _random_torchvision_state_dict(depth, rng, timm_d=False, timm_se=False, width=None):
+    """torchvision.models.resnet{depth} (or timm resnet{depth}d, or timm seresnet{depth}) parameter
+    names and shapes at base width `width` (default WIDTH)."""
+    base = width or WIDTH
     sd = OrderedDict()
     bottleneck, expansion = depth >= 50, 4 if depth >= 50 else 1
 
@@ -29,15 +35,15 @@ def _random_torchvision_state_dict(depth, rng, timm_d=False):
         sd[f"{name}.running_mean"], sd[f"{name}.running_var"] = rng.normal(0, 0.2, c), rng.uniform(0.5, 1.5, c)
         sd[f"{name}.num_batches_tracked"] = np.array(9, dtype=np.int64)
 
-    if timm_d:  # deep stem: 3x3 convs of WIDTH/2, WIDTH/2, WIDTH
-        conv("conv1.0", WIDTH // 2, 3, 3), bn("conv1.1", WIDTH // 2)
-        conv("conv1.3", WIDTH // 2, WIDTH // 2, 3), bn("conv1.4", WIDTH // 2)
-        conv("conv1.6", WIDTH, WIDTH // 2, 3), bn("bn1", WIDTH)
+    if timm_d:  # deep stem: 3x3 convs of base/2, base/2, base
+        conv("conv1.0", base // 2, 3, 3), bn("conv1.1", base // 2)
+        conv("conv1.3", base // 2, base // 2, 3), bn("conv1.4", base // 2)
+        conv("conv1.6", base, base // 2, 3), bn("bn1", base)
     else:
-        conv("conv1", WIDTH, 3, 7), bn("bn1", WIDTH)
-    inplanes = WIDTH
+        conv("conv1", base, 3, 7), bn("bn1", base)
+    inplanes = base
     for stage, count in enumerate(BLOCKS[depth], start=1):
-        planes = WIDTH * 2 ** (stage - 1)
+        planes = base * 2 ** (stage - 1)
         for b in range(count):
             p, stride = f"layer{stage}.{b}", 2 if stage > 1 and b == 0 else 1
             if bottleneck:
@@ -47,6 +53,12 @@ def _random_torchvision_state_dict(depth, rng, timm_d=False):
             else:
                 conv(f"{p}.conv1", planes, inplanes, 3), bn(f"{p}.bn1", planes)
                 conv(f"{p}.conv2", planes, planes, 3), bn(f"{p}.bn2", planes)
+            if timm_se:
+                out, rd = planes * expansion, timm_se_channels(planes * expansion)
+                conv(f"{p}.se.fc1", rd, out, 1)
+                sd[f"{p}.se.fc1.bias"] = rng.normal(0, 0.2, rd)
+                conv(f"{p}.se.fc2", out, rd, 1)
+                sd[f"{p}.se.fc2.bias"] = rng.normal(0, 0.2, out)
             if stride != 1 or inplanes != planes * expansion:
                 first = 1 if timm_d else 0  # timm: downsample.0 is the avg-pool
                 conv(f"{p}.downsample.{first}", planes * expansion, inplanes, 1)
