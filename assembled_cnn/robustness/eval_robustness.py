@@ -81,8 +81,7 @@ def available_sets(data_dir: str) -> dict[str, list[int]]:
     found: dict[str, list[int]] = {}
     for name in CORRUPTIONS:
         for severity in ALL_SEVERITIES:
-            files = glob.glob(os.path.join(data_dir, name, str(severity), "validation-*"))
-            if any(".tmp" not in f for f in files):
+            if evaluate.corrupted_record_files(data_dir, name, severity):
                 found.setdefault(name, []).append(severity)
     return found
 

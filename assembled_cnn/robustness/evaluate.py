@@ -12,7 +12,6 @@ import glob
 import os
 from typing import Callable, Sequence
 
-import numpy as np
 import tensorflow as tf
 
 PredictFn = Callable[[tf.Tensor], tf.Tensor]
@@ -41,12 +40,18 @@ def _decode(image_bytes):
     return tf.cast(tf.io.decode_jpeg(image_bytes, channels=3, dct_method="INTEGER_ACCURATE"), tf.float32)
 
 
+def corrupted_record_files(root: str, corruption: str, severity: int) -> list[str]:
+    """The finished TFRecord shards of one corrupted set (<root>/<corruption>/<severity>/validation-*);
+    shards still being written (`.tmp`) are not part of it."""
+    files = sorted(glob.glob(os.path.join(root, corruption, str(severity), "validation-*")))
+    return [f for f in files if ".tmp" not in f]
+
+
 def _dataset(source, corruption: str, severity: int) -> tf.data.Dataset:
     if isinstance(source, TFRecordSets):
         from assembled_cnn.datasets import schema
 
-        files = sorted(glob.glob(os.path.join(source.root, corruption, str(severity), "validation-*")))
-        files = [f for f in files if ".tmp" not in f]
+        files = corrupted_record_files(source.root, corruption, severity)
         if not files:
             raise FileNotFoundError(f"no TFRecords for {corruption}/{severity} under {source.root}")
         parsed = tf.data.TFRecordDataset(files).map(schema.parse_example)

@@ -12,14 +12,18 @@ import os
 import shutil
 
 from assembled_cnn.config import ConfigError
-from assembled_cnn.experiment import HPARAMS_FILE
+from assembled_cnn.experiment import DATASET_INFO_FILE, HPARAMS_FILE
 from assembled_cnn.model_dir import MODEL_CONFIG_FILE
+from assembled_cnn.train.checkpoints import BEST_DIR
+from assembled_cnn.train.summaries import EVAL_RESULTS_FILE, METRICS_FILE, SUMMARY_DIRS, WARM_START_FILE
 
 RUN_MARKERS = (HPARAMS_FILE, MODEL_CONFIG_FILE)
-# Everything the runner, its best-checkpoint keeper, summaries and the demo write in a model_dir.
-RUN_ENTRIES = ("checkpoint", "ckpt-*", "hparams.json", "model_config.json", "metrics.jsonl", "eval_results.json",
-               "warm_start.json", "train", "eval", "best", ".worker_*", "export", "*_temp*", ".*.tmp*",
-               "events.out.tfevents.*", "dataset_info.json")
+# Everything the runner, its best-checkpoint keeper, summaries and the demo write in a model_dir:
+# CheckpointManager's files, the run's records, TensorBoard dirs, multi-worker scratch dirs, the
+# demo's export, and half-written files of an interrupted write.
+RUN_ENTRIES = ("checkpoint", "ckpt-*", *RUN_MARKERS, DATASET_INFO_FILE, METRICS_FILE, EVAL_RESULTS_FILE,
+               WARM_START_FILE, *SUMMARY_DIRS, BEST_DIR, ".worker_*", "export", "*_temp*", ".*.tmp*",
+               "events.out.tfevents.*")
 
 
 def is_run_entry(name: str) -> bool:

@@ -32,7 +32,7 @@ from assembled_cnn.train.checkpoints import BestCheckpointKeeper, all_finite
 from assembled_cnn.train.preemption import PreemptedError, TerminationWatch
 from assembled_cnn.train.schedules import LrScheduleSpec, OriginalLrSchedule, learning_rate
 from assembled_cnn.train.strategy import is_chief, make_strategy
-from assembled_cnn.train.summaries import RunLog, read_metrics
+from assembled_cnn.train.summaries import EVAL_RESULTS_FILE, WARM_START_FILE, RunLog, read_metrics
 from assembled_cnn.train.task import ClassificationTask
 from assembled_cnn.utils.io import write_json_atomic
 
@@ -147,7 +147,7 @@ class Runner:
         report = self.task.initialize(self.model, self.parts)
         if report is not None:
             if self.chief:
-                write_json_atomic(os.path.join(self.config.run.model_dir, "warm_start.json"), report)
+                write_json_atomic(os.path.join(self.config.run.model_dir, WARM_START_FILE), report)
             print(f"warm start from {report['source']} ({report['format']}): restored {len(report['restored'])} "
                   f"weights, not restored {len(report['not_restored'])}: "
                   f"{', '.join(report['not_restored'][:10])}{' ...' if len(report['not_restored']) > 10 else ''}")
@@ -307,7 +307,7 @@ class Runner:
             keeper = BestCheckpointKeeper(self.config.run.model_dir, self.config.run.num_best_ckpt_to_keep,
                                           self.metric_name)
             keeper.offer(checkpoint_path, self.step, results[self.metric_name])
-            write_json_atomic(os.path.join(self.config.run.model_dir, "eval_results.json"),
+            write_json_atomic(os.path.join(self.config.run.model_dir, EVAL_RESULTS_FILE),
                               {"step": self.step, "checkpoint": os.path.basename(checkpoint_path), **results})
         return results
 

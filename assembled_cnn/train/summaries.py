@@ -10,6 +10,9 @@ import tensorflow as tf
 from assembled_cnn.utils.io import write_text_atomic
 
 METRICS_FILE = "metrics.jsonl"
+EVAL_RESULTS_FILE = "eval_results.json"  # the last evaluation, with its checkpoint
+WARM_START_FILE = "warm_start.json"      # what a warm start restored and what it did not
+SUMMARY_DIRS = ("train", "eval")         # TensorBoard event files per mode
 
 
 class RunLog:
