@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from assembled_cnn.errors import UserError
+from assembled_cnn.settings import format_value, internal, setting
 
 RESNET_BLOCKS = {
     1: {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3),
@@ -32,45 +33,67 @@ class ModelConfigError(UserError):
     """A model hyper-parameter is invalid; the message names it and what is allowed."""
 
 
+# --logit_type values: the original's names and ours.
+LOGIT_TYPE_FLAG_VALUES = {"arcface": "cosine", "arc_margin": "cosine", "cosine": "cosine", "dense": "dense"}
+
+
+def parse_logit_type(value: str) -> str:
+    if value not in LOGIT_TYPE_FLAG_VALUES:
+        raise ValueError("expected arcface (alias arc_margin) or unset")
+    return LOGIT_TYPE_FLAG_VALUES[value]
+
+
+def _model_flag(default: Any, help: str, group: str = "Model", **options: Any) -> Any:
+    """A model field and its flag; an unset flag leaves the --model preset's value."""
+    return setting(default, help, group, unset=f"the --model preset's, else {format_value(default)}", **options)
+
+
 @dataclass
 class ModelConfig:
     """Every knob of the network, named like the original absl flags."""
 
-    architecture: str = "resnet"
-    resnet_size: int = 50
-    resnet_version: int = 1
-    num_classes: int = 1001
-    num_filters: int = 64
-    use_resnet_d: bool = False
-    use_se_block: bool = False
-    se_ratio: int = 16  # SE bottleneck reduction r (the paper's SE-MobileNet-V1 M7/M8 use r=2)
-    se_bias: bool = False  # biases on the SE 1x1 convs: the original has none, timm's seresnet has them
-    use_sk_block: bool = False
-    anti_alias_type: str = ""
-    anti_alias_filter_size: int = 0
-    bl_alpha: int = 2
-    bl_beta: int = 4
-    zero_gamma: bool = False
-    use_dropblock: bool = False
-    dropblock_block_size: int = 7
-    dropblock_shared_mask: bool = True
-    bn_momentum: float = 0.997
-    bn_epsilon: float = 1e-5
-    sync_bn: bool = False  # batch statistics over all replicas (multi-GPU / multi-worker)
-    pool_type: str = "gap"
-    stem_pool_padding: str = "same"
-    resnet_d_stride1_pool: bool = True  # the original's ResNet-D avg-pools the stride-1 shortcut too; timm does not
-    conv_padding: str = "fixed"
-    embedding_size: int = 0
-    no_downsample: bool = False
-    width_multiplier: float = 1.0
-    depth_multiplier: float = 1.0  # EfficientNet-Lite: repeats per stage scaled by ceil(depth · n)
-    dropout_rate: float = 0.0
-    logit_type: str = "dense"
-    cosine_scale: float = 30.0     # s of the cosine logits (the original's --arc_s)
-    logit_bias_init: float = 0.0   # the original: -log(C - 1) for sigmoid/focal losses
-    input_size: Optional[int] = None
-    tf1_scope: str = "resnet_model"
+    architecture: str = internal("resnet", "the --model preset")
+    resnet_size: int = _model_flag(50, "depth", short_name="rs", choices=("18", "34", "50", "101", "152", "200"),
+                                   parse=int)
+    resnet_version: int = _model_flag(1, "1: ResNet v1.5, 2: Big-Little", short_name="rv", choices=("1", "2"),
+                                      parse=int)
+    num_classes: int = internal(1001, "the dataset's dataset_info.json")
+    num_filters: int = _model_flag(64, "stem width")
+    use_resnet_d: bool = _model_flag(False, "ResNet-D stem and shortcuts")
+    use_se_block: bool = _model_flag(False, "SE blocks")
+    se_ratio: int = _model_flag(16, "SE bottleneck reduction r (the paper's SE-MobileNet-V1 M7/M8: 2)")
+    se_bias: bool = _model_flag(False, "biases on the SE 1x1 convs: the original has none, timm's seresnet has them "
+                                "(exact import of timm seresnet weights)")
+    use_sk_block: bool = _model_flag(False, "Selective Kernel units")
+    anti_alias_type: str = _model_flag("", "sconv and/or proj")
+    anti_alias_filter_size: int = _model_flag(0, "binomial blur size 1..7")
+    bl_alpha: int = _model_flag(2, "Big-Little width divisor")
+    bl_beta: int = _model_flag(4, "Big-Little depth divisor")
+    zero_gamma: bool = _model_flag(False, "zero-init the last BN of each branch")
+    use_dropblock: bool = _model_flag(False, "DropBlock in stages 3-4")
+    dropblock_block_size: int = internal(7, "the original's block size")
+    dropblock_shared_mask: bool = internal(True, "the original's mask shared over channels")
+    bn_momentum: float = _model_flag(0.997, "BN moving-average decay (short runs: 0.9, see docs/training.md)")
+    bn_epsilon: float = internal(1e-5, "the original's")
+    sync_bn: bool = _model_flag(False, "BN statistics over all replicas and workers")
+    pool_type: str = _model_flag("gap", "gap, gem or flatten")
+    stem_pool_padding: str = _model_flag("same", "stem max-pool padding; symmetric as torch (exact import of "
+                                         "torchvision/timm ResNets)", choices=STEM_POOL_PADDINGS)
+    resnet_d_stride1_pool: bool = _model_flag(True, "ResNet-D avg-pools the stride-1 shortcut too (the original; "
+                                              "timm does not)")
+    conv_padding: str = _model_flag("fixed", "fixed: the original's explicit padding; same: TF SAME "
+                                    "(keras.applications and EfficientNet-Lite weights)", choices=CONV_PADDINGS)
+    embedding_size: int = _model_flag(0, "embedding before the classifier")
+    no_downsample: bool = _model_flag(False, "last stage stride 1")
+    width_multiplier: float = _model_flag(1.0, "MobileNet width")
+    depth_multiplier: float = _model_flag(1.0, "EfficientNet-Lite: repeats per stage scaled by this")
+    dropout_rate: float = _model_flag(0.0, "dropout before the classifier")
+    logit_type: str = _model_flag("dense", "arcface (or the original's arc_margin): cosine-softmax head",
+                                  "Heads and retrieval", parse=parse_logit_type)
+    cosine_scale: float = internal(30.0, "--arc_s when --logit_type=arcface")  # s of the cosine logits
+    logit_bias_init: float = internal(0.0, "the original: -log(C - 1) for sigmoid/focal losses")
+    input_size: Optional[int] = internal(None, "the preprocessing's image size")
+    tf1_scope: str = internal("resnet_model", "the original checkpoints' variable scope")
 
     def __post_init__(self):
         self.resnet_size = int(self.resnet_size)

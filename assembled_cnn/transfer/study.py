@@ -36,6 +36,7 @@ from assembled_cnn.datasets.registry import (INFO_FILE, DatasetInfo, get_dataset
                                              known_names, read_info_file)
 from assembled_cnn.errors import UserError
 from assembled_cnn.model_dir import MODEL_CONFIG_FILE, load_model_config
+from assembled_cnn.settings import add_arguments, shared
 from assembled_cnn.train import runner as runner_lib
 from assembled_cnn.transfer import study_report
 from assembled_cnn.transfer.features import extract_features
@@ -53,14 +54,20 @@ class StudyError(UserError):
 
 @dataclass
 class FinetuneOptions:
-    """Passed through to the trainer for the `finetune` regime (see docs/training.md)."""
+    """Passed through to the trainer for the `finetune` regime (see docs/training.md): the trainer's
+    own settings, declared once on TrainConfig / RunConfig (default, help, parser)."""
 
-    l2sp_alpha: float = 0.0
-    l2sp_beta: float = 0.0
-    lr_multipliers: dict = field(default_factory=dict)
-    new_layers: int = 0
-    ema_decay: float = 0.0
-    warm_start_bn_stats: bool = False
+    l2sp_alpha: float = shared(TrainConfig, "l2sp_alpha")
+    l2sp_beta: float = shared(TrainConfig, "l2sp_beta")
+    lr_multipliers: dict = shared(TrainConfig, "lr_multipliers")
+    new_layers: int = shared(TrainConfig, "new_layers")
+    ema_decay: float = shared(TrainConfig, "ema_decay")
+    warm_start_bn_stats: bool = shared(RunConfig, "warm_start_bn_stats")
+
+    def trainer_settings(self, config_class: type) -> dict:
+        """The options that are fields of `config_class` (TrainConfig or RunConfig)."""
+        names = {f.name for f in dataclasses.fields(config_class)}
+        return {k: v for k, v in dataclasses.asdict(self).items() if k in names}
 
 
 @dataclass
@@ -69,7 +76,7 @@ class Recipe:
     cell JSON so that a rerun with other settings cannot silently mix results."""
 
     epochs: float = 1.0
-    max_train_steps: int | None = None
+    max_train_steps: int | None = shared(TrainConfig, "max_train_steps")
     batch_size: int = 128
     learning_rate: float = 0.01
     weight_decay: float = 1e-4
@@ -275,13 +282,11 @@ class Study:
         train = TrainConfig(batch_size=recipe.batch_size, train_epochs=recipe.epochs,
                             max_train_steps=recipe.max_train_steps, base_learning_rate=recipe.learning_rate,
                             learning_rate_decay_type="cosine", lr_warmup_epochs=recipe.lr_warmup_epochs,
-                            weight_decay=recipe.weight_decay, l2sp_alpha=options.l2sp_alpha,
-                            l2sp_beta=options.l2sp_beta, lr_multipliers=dict(options.lr_multipliers),
-                            new_layers=options.new_layers, ema_decay=options.ema_decay)
+                            weight_decay=recipe.weight_decay, **options.trainer_settings(TrainConfig))
         run = RunConfig(model_dir=cell.run_dir(self.config.output_dir), mode="train_and_eval",
                         epochs_between_evals=1e9, keep_checkpoint_max=1, num_best_ckpt_to_keep=1,
                         log_every_n_steps=50, pretrained_model_checkpoint_path=pretrained_dir if finetune else None,
-                        warm_start_bn_stats=options.warm_start_bn_stats)
+                        **options.trainer_settings(RunConfig))
         return ExperimentConfig(model=model, data=data, train=train, run=run).validate()
 
 
@@ -360,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pretrained", default="", help="NAME=MODEL_DIR,... (pretrained model_dirs)")
     p.add_argument("--data_root", default="data")
     p.add_argument("--epochs", type=float, default=None, help="training epochs (finetune, random)")
-    p.add_argument("--max_train_steps", type=int, default=None)
+    add_arguments(p, Recipe)  # --max_train_steps: the trainer's setting
     p.add_argument("--batch_size", type=int, default=None)
     p.add_argument("--learning_rate", type=float, default=0.01)
     p.add_argument("--weight_decay", type=float, default=1e-4)
@@ -370,19 +375,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image_size", type=int, default=None, help="train and test size (mnist/cifar presets)")
     p.add_argument("--val_fraction", type=float, default=0.2, help="of train, to choose the probe's C")
     p.add_argument("--full_grid", action="store_true", help="the paper's 45 C values (default 12)")
-    p.add_argument("--l2sp_alpha", type=float, default=0.0)
-    p.add_argument("--l2sp_beta", type=float, default=0.0)
-    p.add_argument("--lr_multipliers", default="", help="e.g. stem=0.1,stage1=0.1,head=10")
-    p.add_argument("--new_layers", type=int, default=0)
-    p.add_argument("--ema_decay", type=float, default=0.0)
-    p.add_argument("--warm_start_bn_stats", action="store_true")
+    add_arguments(p, FinetuneOptions)  # the trainer's flags: help, default and parser declared once
     p.add_argument("--tiny", action="store_true", help="smoke test: 3 steps, batch 16, 3 C values, 8/class")
     return p
 
 
 def config_from_args(args: argparse.Namespace) -> StudyConfig:
-    finetune = FinetuneOptions(args.l2sp_alpha, args.l2sp_beta, _pairs(args.lr_multipliers, "--lr_multipliers", float),
-                               args.new_layers, args.ema_decay, args.warm_start_bn_stats)
+    finetune = FinetuneOptions(**{f.name: getattr(args, f.name) for f in dataclasses.fields(FinetuneOptions)})
     grid = TINY_PROBE_GRID if args.tiny else (KORNBLITH_GRID if args.full_grid else DEFAULT_GRID)
     recipe = Recipe(epochs=args.epochs if args.epochs is not None else 1.0,
                     max_train_steps=args.max_train_steps or (3 if args.tiny else None),
@@ -400,7 +399,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         outcome = run_study(config_from_args(args))
-    except StudyError as error:
+    except UserError as error:  # StudyError and the trainer's config errors: one line
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"{outcome['cells']} cells ({outcome['runner_calls']} trained now); tables: "
