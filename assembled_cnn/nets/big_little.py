@@ -76,10 +76,9 @@ def big_little_body(f: LayerFactory, x):
         strides[3] = 1
     counts = cfg.block_counts
     for stage in range(3):
-        f.dropblock_gamma_scale = dropblock_gamma_scale(stage)
-        x = big_little_stage(f, x, stage, counts[stage], shortcut_kind, strides[stage])
-    f.dropblock_gamma_scale = dropblock_gamma_scale(3)
-    with f.namer.scope("stage4"):
+        with f.dropblock_stage(dropblock_gamma_scale(stage)):
+            x = big_little_stage(f, x, stage, counts[stage], shortcut_kind, strides[stage])
+    with f.namer.scope("stage4"), f.dropblock_stage(dropblock_gamma_scale(3)):
         x = block_layer(f, x, cfg.num_filters * 8, counts[3], strides[3], shortcut_kind, name="s4")
     return x
 

@@ -6,6 +6,7 @@ the original's fixed padding, DropBlock placement and checkpoint naming are deci
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 
 import keras
@@ -35,7 +36,7 @@ class LayerFactory:
         self.config = config
         self.namer = namer or Tf1Namer(config.tf1_scope)
         self.keep_prob = KeepProbability(1.0)
-        self.dropblock_gamma_scale = 0.0
+        self._dropblock_gamma_scale = 0.0  # of the stage being built: see `dropblock_stage`
         self._seeds = itertools.count(1)
 
     def conv(self, x, filters: int, kernel_size: int, strides: int = 1, *, name: str,
@@ -70,12 +71,22 @@ class LayerFactory:
         x = self.bn(x, name=f"{name}_bn")
         return self.relu(x, name=f"{name}_relu") if relu else x
 
+    @contextlib.contextmanager
+    def dropblock_stage(self, gamma_scale: float):
+        """Blocks built inside get DropBlock at `gamma_scale` (0: none); the stage's placement rule
+        comes from its builder, so block code stays the same in every stage."""
+        outer, self._dropblock_gamma_scale = self._dropblock_gamma_scale, float(gamma_scale)
+        try:
+            yield
+        finally:
+            self._dropblock_gamma_scale = outer
+
     def dropblock(self, x, *, name: str):
-        """DropBlock after a BN, in the stages where the current gamma scale is non-zero."""
-        if not self.config.use_dropblock or self.dropblock_gamma_scale == 0.0:
+        """DropBlock after a BN, inside a `dropblock_stage` with a non-zero gamma scale."""
+        if not self.config.use_dropblock or self._dropblock_gamma_scale == 0.0:
             return x
         layer = DropBlock(self.keep_prob, block_size=self.config.dropblock_block_size,
-                          gamma_scale=self.dropblock_gamma_scale,
+                          gamma_scale=self._dropblock_gamma_scale,
                           shared_mask=self.config.dropblock_shared_mask, seed=next(self._seeds),
                           name=f"{name}_dropblock")
         return layer(x)

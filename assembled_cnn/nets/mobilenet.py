@@ -63,10 +63,10 @@ def build_mobilenet_v1(config: ModelConfig) -> keras.Model:
     alpha, level = config.width_multiplier, 0
     for i, (filters, strides) in enumerate(V1_BLOCKS):
         level += strides == 2  # resolution level: 112 → 56 → 28 → 14 → 7 px at 224
-        f.dropblock_gamma_scale = dropblock_gamma_scale(level - 1)
         x = _depthwise_bn_relu6(f, x, strides, name=f"b{i}_dw")
         x = pointwise_bn(f, x, make_divisible(filters * alpha), name=f"b{i}_pw")
-        x = f.dropblock(x, name=f"b{i}_pw")
+        with f.dropblock_stage(dropblock_gamma_scale(level - 1)):
+            x = f.dropblock(x, name=f"b{i}_pw")
         if config.use_se_block:
             x = squeeze_excite(f, x, name=f"b{i}_se", ratio=config.se_ratio)
     model = keras.Model(inputs, classification_head(f, x), name="mobilenet_v1")

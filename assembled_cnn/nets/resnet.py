@@ -37,9 +37,9 @@ def v1_body(f: LayerFactory, x):
     if cfg.no_downsample:
         strides[3] = 1
     for stage, blocks in enumerate(cfg.block_counts):
-        f.dropblock_gamma_scale = dropblock_gamma_scale(stage)
-        x = block_layer(f, x, cfg.num_filters * 2 ** stage, blocks, strides[stage], kind,
-                        name=f"s{stage + 1}")
+        with f.dropblock_stage(dropblock_gamma_scale(stage)):
+            x = block_layer(f, x, cfg.num_filters * 2 ** stage, blocks, strides[stage], kind,
+                            name=f"s{stage + 1}")
     return x
 
 
