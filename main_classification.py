@@ -8,11 +8,15 @@ See scripts/ for the original recipes and `--helpfull` for every flag.
 
 from absl import app, flags, logging
 
-from assembled_cnn.flags import config_from_flags, define_flags
+from assembled_cnn.utils.quiet_tf import import_tensorflow_quietly
+
+import_tensorflow_quietly()  # before anything imports TensorFlow: no CUDA/oneDNN start-up noise on CPU
+
+from assembled_cnn.flags import DEBUG, config_from_flags, define_flag, define_flags  # noqa: E402
 
 define_flags(flags.FLAGS)
 flags.FLAGS.set_default("train_epochs", 90)
-flags.DEFINE_bool("debug", False, "show the traceback of a user error instead of its one-line message")
+define_flag(DEBUG, flags.FLAGS)  # --debug: show the traceback of a user error instead of its one line
 
 
 def fail(message: str, status: int = 2):
@@ -25,6 +29,7 @@ def fail(message: str, status: int = 2):
 
 
 def main(_argv):
+    import os
     import sys
 
     import tensorflow as tf
@@ -33,6 +38,8 @@ def main(_argv):
     from assembled_cnn.errors import UserError
     from assembled_cnn.train.preemption import RESTARTABLE_EXIT_CODE, PreemptedError
     from assembled_cnn.train.runner import run
+    from assembled_cnn.train.strategy import is_chief_task
+    from assembled_cnn.utils.console import console_output
 
     fv = flags.FLAGS
     try:
@@ -41,7 +48,12 @@ def main(_argv):
             tf.config.threading.set_inter_op_parallelism_threads(fv.inter_op_parallelism_threads)
         if fv.intra_op_parallelism_threads:
             tf.config.threading.set_intra_op_parallelism_threads(fv.intra_op_parallelism_threads)
-        results = run(config)
+        multi_worker = config.run.distribution_strategy == "multi_worker_mirrored"
+        chief = not multi_worker or is_chief_task(os.environ.get("TF_CONFIG"))
+        with console_output(chief=chief):  # log lines above the progress bars; one worker's console
+            results = run(config)
+            if results:
+                print("final: " + ", ".join(f"{k}={v:.4f}" for k, v in results.items() if isinstance(v, float)))
     except UserError as error:  # a user's mistake: one line naming the flag or file, no traceback
         if fv.debug:
             raise
@@ -57,8 +69,6 @@ def main(_argv):
         reason = str(error).strip().splitlines()[0][:200]
         fail(f"lost contact with another worker ({reason}); restart every worker with the same command: "
              f"training resumes from the last checkpoint in {fv.model_dir}", status=3)
-    if results:
-        print("final: " + ", ".join(f"{k}={v:.4f}" for k, v in results.items() if isinstance(v, float)))
 
 
 if __name__ == "__main__":

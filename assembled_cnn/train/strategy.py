@@ -38,6 +38,21 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None or not getattr(resolver, "cluster_spec", None) or not resolver.cluster_spec().as_dict():
         return True
-    task_type, task_id = resolver.task_type, resolver.task_id
-    return task_type == "chief" or (task_type == "worker" and task_id == 0
-                                    and "chief" not in resolver.cluster_spec().as_dict())
+    return _is_chief_task(resolver.task_type, resolver.task_id, resolver.cluster_spec().as_dict())
+
+
+def is_chief_task(tf_config: str | None) -> bool:
+    """Whether this process is the chief by its TF_CONFIG (before any strategy exists): the
+    `chief` task, else worker 0; a process without a cluster is its own chief."""
+    try:
+        config = json.loads(tf_config) if tf_config else {}
+    except ValueError:
+        return True  # make_strategy reports the malformed TF_CONFIG
+    cluster, task = config.get("cluster") or {}, config.get("task") or {}
+    if not cluster:
+        return True
+    return _is_chief_task(task.get("type"), int(task.get("index", 0)), cluster)
+
+
+def _is_chief_task(task_type: str | None, task_id: int, cluster: dict) -> bool:
+    return task_type == "chief" or (task_type == "worker" and task_id == 0 and "chief" not in cluster)
