@@ -42,6 +42,7 @@ from assembled_cnn.transfer import study_report
 from assembled_cnn.transfer.features import extract_features
 from assembled_cnn.transfer.linear_probe import DEFAULT_GRID, KORNBLITH_GRID, fit_linear_probe, score
 from assembled_cnn.transfer.subsets import build_subset, carve_validation
+from assembled_cnn.utils.console import console_output
 from assembled_cnn.utils.io import write_bytes_atomic, write_json_atomic
 
 REGIMES = ("fixed", "finetune", "random")
@@ -398,7 +399,8 @@ def config_from_args(args: argparse.Namespace) -> StudyConfig:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        outcome = run_study(config_from_args(args))
+        with console_output():  # the trainer's log lines above the study's progress bar
+            outcome = run_study(config_from_args(args))
     except UserError as error:  # StudyError and the trainer's config errors: one line
         print(f"error: {error}", file=sys.stderr)
         return 2
