@@ -6,7 +6,8 @@
 
 Each (recipe, seed) runs the whole demo (cached data → train with evaluations → export → export
 check → report) in a fresh process, so one recipe's compiled graphs and threads never help
-another's time. Results are appended to benchmarks/results/bench_demo.json as each run finishes
+another's time. The children run a copy of the package taken when the sweep starts: editing the
+tree during a long sweep must not change (or break, via autograph reading the source) its runs. Results are appended to benchmarks/results/bench_demo.json as each run finishes
 (an interrupted sweep resumes where it stopped). The 1-minute load average before and after each run
 is recorded: a figure measured while something else ran says so.
 """
@@ -44,6 +45,8 @@ RECIPES: dict[str, DemoRecipe] = {
     "v4_evals1_10ep": dataclasses.replace(BASE, evals=1, epochs=10.0),
     "v5_evals1_64px": dataclasses.replace(BASE, evals=1, image_size=64),
     "v6_evals1_w20": dataclasses.replace(BASE, evals=1, num_filters=20),
+    "v7_evals1_nomixup": dataclasses.replace(BASE, evals=1, mixup_type=0),
+    "v8_evals1_nomixup_nodropblock": dataclasses.replace(BASE, evals=1, mixup_type=0, use_dropblock=False),
 }
 
 
@@ -58,7 +61,20 @@ def save_results(rows: list[dict]) -> None:
     tmp.replace(RESULTS)
 
 
-def run_one(name: str, seed: int, data_dir: str) -> dict:
+def snapshot_package() -> Path:
+    """A copy of assembled_cnn/ for the children (their working directory comes first on sys.path)."""
+    folder = Path(tempfile.mkdtemp(prefix="bench_demo_code_"))
+    shutil.copytree(ROOT / "assembled_cnn", folder / "assembled_cnn", ignore=shutil.ignore_patterns("__pycache__"))
+    return folder
+
+
+def code_version() -> str:
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "assembled_cnn"], cwd=ROOT, capture_output=True, text=True)
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+def run_one(name: str, seed: int, data_dir: str, code_dir: Path) -> dict:
     """One demo in a child process; returns its measured row."""
     recipe = dataclasses.replace(RECIPES[name], seed=seed)
     work = Path(tempfile.mkdtemp(prefix=f"bench_demo_{name}_"))
@@ -68,7 +84,7 @@ def run_one(name: str, seed: int, data_dir: str) -> dict:
             "r = run_demo(Path(sys.argv[1]), sys.argv[2], DemoRecipe(**json.loads(sys.argv[3]))); "
             "print('RESULT ' + json.dumps({k: v for k, v in r.items() if isinstance(v, (int, float))}))")
     proc = subprocess.run([sys.executable, "-c", code, str(work), data_dir, json.dumps(dataclasses.asdict(recipe))],
-                          cwd=ROOT, capture_output=True, text=True)
+                          cwd=code_dir, capture_output=True, text=True)
     wall = time.time() - started
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     if proc.returncode or not lines:
@@ -117,6 +133,7 @@ def main(argv=None) -> int:
     parser.add_argument("--show", action="store_true", help="print the recorded table and exit")
     args = parser.parse_args(argv)
     rows = load_results()
+    code_dir, version = (snapshot_package(), code_version()) if not args.show else (None, "")
     if not args.show:
         for name in args.recipes:
             for seed in args.seeds:
@@ -124,7 +141,7 @@ def main(argv=None) -> int:
                         dataclasses.replace(RECIPES[name], seed=seed)) for r in rows):
                     continue
                 print(f"running {name} seed {seed} ...", flush=True)
-                row = run_one(name, seed, args.data_dir)
+                row = {**run_one(name, seed, args.data_dir, code_dir), "code": version}
                 rows = [r for r in load_results() if not (r["recipe"] == name and r["seed"] == seed)] + [row]
                 save_results(rows)
                 print(f"  top-1 {row['top1']:.2%}, {row['wall_s'] / 60:.1f} min (load {row['load_before']})", flush=True)

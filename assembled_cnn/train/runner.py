@@ -34,6 +34,7 @@ from assembled_cnn.train.schedules import LrScheduleSpec, OriginalLrSchedule, le
 from assembled_cnn.train.strategy import is_chief, make_strategy
 from assembled_cnn.train.summaries import EVAL_RESULTS_FILE, WARM_START_FILE, RunLog, read_metrics
 from assembled_cnn.train.task import ClassificationTask
+from assembled_cnn.utils.console import console_output
 from assembled_cnn.utils.io import write_json_atomic
 
 
@@ -393,24 +394,30 @@ def _finish_together(runner: Runner) -> None:
 
 
 def run(config: ExperimentConfig) -> dict:
-    """Run `config.run.mode`; returns the last evaluation metrics (or {} for train/export only)."""
+    """Run `config.run.mode`; returns the last evaluation metrics (or {} for train/export only).
+    Log lines go above the progress bars, and only the chief prints progress."""
     runner = Runner(config)
-    mode, results = config.run.mode, {}
     try:
-        if mode in ("train", "train_and_eval"):
-            results = runner.train(evaluate=(mode == "train_and_eval"))
-            _finish_together(runner)
-        elif mode == "eval":
-            results = runner.evaluate_checkpoint()
-        elif mode == "continuous_eval":
-            results = runner.continuous_eval()
-        elif mode == "export_only":
-            path = runner.manager.latest_checkpoint
-            if path is None:
-                raise FileNotFoundError(f"--export_only: no checkpoint in {config.run.model_dir}")
-            runner.checkpoint.restore(path).expect_partial()
-        if config.run.export_dir and runner.chief:
-            print(f"exported SavedModel to {runner.export(config.run.export_dir)}")
+        with console_output(chief=runner.chief):
+            return _run_mode(runner, config)
     finally:
         runner.close()
+
+
+def _run_mode(runner: Runner, config: ExperimentConfig) -> dict:
+    mode, results = config.run.mode, {}
+    if mode in ("train", "train_and_eval"):
+        results = runner.train(evaluate=(mode == "train_and_eval"))
+        _finish_together(runner)
+    elif mode == "eval":
+        results = runner.evaluate_checkpoint()
+    elif mode == "continuous_eval":
+        results = runner.continuous_eval()
+    elif mode == "export_only":
+        path = runner.manager.latest_checkpoint
+        if path is None:
+            raise FileNotFoundError(f"--export_only: no checkpoint in {config.run.model_dir}")
+        runner.checkpoint.restore(path).expect_partial()
+    if config.run.export_dir and runner.chief:
+        print(f"exported SavedModel to {runner.export(config.run.export_dir)}")
     return results

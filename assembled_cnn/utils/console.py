@@ -96,7 +96,11 @@ def _info_dropped(drop: bool) -> Iterator[None]:
 @contextlib.contextmanager
 def console_output(chief: bool = True) -> Iterator[None]:
     """Within the block: print and log lines above the progress bars; stdout and INFO logs on the
-    chief only (`chief=False` on the other workers of a multi-worker run)."""
+    chief only (`chief=False` on the other workers of a multi-worker run). Inside an outer
+    `console_output` (a command around a library call) the outer one stays in charge."""
+    if isinstance(sys.stdout, LinesAboveBars):
+        yield
+        return
     out, err = LinesAboveBars(sys.stdout, keep=chief), LinesAboveBars(sys.stderr)
     streams = {id(sys.stdout): out, id(sys.stderr): err, id(sys.__stdout__): out, id(sys.__stderr__): err}
     handlers = [(h, h.stream) for h in _console_handlers()]
