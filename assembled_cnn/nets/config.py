@@ -60,6 +60,9 @@ class ModelConfig:
     num_classes: int = internal(1001, "the dataset's dataset_info.json")
     num_filters: int = _model_flag(64, "stem width")
     use_resnet_d: bool = _model_flag(False, "ResNet-D stem and shortcuts")
+    stem_stride: int = _model_flag(2, "stride of the first stem conv; 1 for small images (28-32 px): the maps after the "
+                                   "stem are then those of a 2x upsampled image with the ImageNet stem, at a quarter "
+                                   "of the input pixels", choices=("1", "2"), parse=int)
     use_se_block: bool = _model_flag(False, "SE blocks")
     se_ratio: int = _model_flag(16, "SE bottleneck reduction r (the paper's SE-MobileNet-V1 M7/M8: 2)")
     se_bias: bool = _model_flag(False, "biases on the SE 1x1 convs: the original has none, timm's seresnet has them "
@@ -125,6 +128,9 @@ class ModelConfig:
         _check(self.num_classes >= 1, "num_classes", self.num_classes, "an integer >= 1")
         _check(self.num_filters >= 2, "num_filters", self.num_filters, "an integer >= 2")
         _check(0.0 <= self.bn_momentum < 1.0, "bn_momentum", self.bn_momentum, "[0, 1)")
+        _check(self.stem_stride in (1, 2), "stem_stride", self.stem_stride, "1 or 2")
+        _check(self.stem_stride == 2 or (self.architecture == "resnet" and self.resnet_version == 1), "stem_stride",
+               self.stem_stride, "2 except for ResNet v1 (resnet_version=1)")
         if self.architecture != "resnet":
             return
         versions = RESNET_BLOCKS.get(self.resnet_version)

@@ -16,14 +16,16 @@ V1_STRIDES = (1, 2, 2, 2)
 
 
 def v1_stem(f: LayerFactory, x):
-    """7x7/2 conv (or the ResNet-C/D deep 3x3 stem) -> BN -> ReLU -> 3x3/2 max-pool."""
+    """7x7/2 conv (or the ResNet-C/D deep 3x3 stem) -> BN -> ReLU -> 3x3/2 max-pool; `stem_stride=1`
+    keeps small images at full resolution through the first conv."""
     nf = f.config.num_filters
+    stride = f.config.stem_stride
     if f.config.use_resnet_d:
-        x = f.conv_bn_relu(x, nf // 2, 3, 2, name="stem_conv1")
+        x = f.conv_bn_relu(x, nf // 2, 3, stride, name="stem_conv1")
         x = f.conv_bn_relu(x, nf // 2, 3, 1, name="stem_conv2")
         x = f.conv_bn_relu(x, nf, 3, 1, name="stem_conv3")
     else:
-        x = f.conv_bn_relu(x, nf, 7, 2, name="stem_conv")
+        x = f.conv_bn_relu(x, nf, 7, stride, name="stem_conv")
     if f.config.stem_pool_padding == "symmetric":  # torch's padding=1; zeros equal -inf after the ReLU
         x = keras.layers.ZeroPadding2D(1, name="stem_pool_pad")(x)
         return keras.layers.MaxPooling2D(3, 2, padding="valid", name="stem_pool")(x)

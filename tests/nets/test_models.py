@@ -115,3 +115,16 @@ def test_models_train_a_step_and_produce_features(name):
     assert all(g is not None for g in grads)
     features = keras.Model(model.input, model.get_layer("features").output)(x)
     assert features.shape[0] == 4 and len(features.shape) == 2
+
+
+def test_stem_stride_1_gives_a_small_image_the_maps_of_its_2x_upsampled_copy():
+    common = dict(num_classes=10, num_filters=8, use_resnet_d=True)
+    small = build_model("resnet18", stem_stride=1, **common)
+    imagenet_stem = build_model("resnet18", **common)
+    for model, size in ((small, 28), (imagenet_stem, 56)):
+        stem = keras.Model(model.input, model.get_layer("stem_pool").output)
+        assert tuple(stem(np.zeros((1, size, size, 3), np.float32)).shape) == (1, 14, 14, 8)
+    plain = build_model("resnet18", stem_stride=1, num_classes=10, num_filters=8)
+    assert plain.get_layer("stem_conv").strides == (1, 1)
+    with pytest.raises(ModelConfigError, match="stem_stride"):
+        build_model("mobilenet_v1", stem_stride=1, num_classes=10)
