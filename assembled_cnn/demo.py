@@ -30,6 +30,7 @@ class DemoRecipe:
     """What `make demo` trains; benchmarks/bench_demo.py measures alternatives to each field."""
     epochs: float = 8.0
     image_size: int = 56          # 28-px images upsampled: the ImageNet stem divides by 4
+    stem_stride: int = 2          # 1: the first stem conv keeps the input resolution (for 28-32 px inputs)
     num_filters: int = 16
     batch_size: int = 128
     base_learning_rate: float = 0.1
@@ -50,7 +51,7 @@ def demo_config(data_dir: str, model_dir: str, recipe: DemoRecipe = DemoRecipe()
     r = recipe
     return ExperimentConfig(
         model=model_config("resnet18", num_classes=10, num_filters=r.num_filters, use_dropblock=r.use_dropblock,
-                           **DEMO_MODEL),
+                           stem_stride=r.stem_stride, **DEMO_MODEL),
         data=DataConfig(dataset_name="fashion_mnist", data_dir=data_dir, preprocessing_type="cifar",
                         train_size=r.image_size, test_size=r.image_size, mixup_type=r.mixup_type,
                         mixup_alpha=r.mixup_alpha, label_smoothing=r.label_smoothing, seed=r.seed),
