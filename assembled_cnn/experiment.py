@@ -68,9 +68,47 @@ def recorded_preprocess(config: ExperimentConfig) -> PreprocessConfig:
     return preprocess_config_of(config.data)
 
 
+# What a converter records beside a checkpoint without a run: import_weights writes config.json.
+CONVERTED_CONFIG_FILES = ("train_config.json", "config.json")
+
+
+def _recorded_type_in(path: str) -> str | None:
+    """`preprocessing_type` at the top level of a JSON file or one object down, if any."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            payload = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(payload, dict):
+        return None
+    for scope in (payload, *[value for value in payload.values() if isinstance(value, dict)]):
+        if isinstance(scope.get("preprocessing_type"), str):
+            return scope["preprocessing_type"]
+    return None
+
+
+def converted_preprocessing_type(model_dir: str) -> str | None:
+    """The preset a converter or import_weights recorded in a model_dir without hparams.json."""
+    for name in CONVERTED_CONFIG_FILES:
+        path = os.path.join(model_dir, name)
+        recorded = _recorded_type_in(path) if os.path.isfile(path) else None
+        if recorded:
+            return recorded
+    return None
+
+
+def input_size_preprocessing_type(model: keras.Model) -> str:
+    """`imagenet` (resize 256 → crop 224) for a 224-px or any-size model, else `imagenet_N`."""
+    height = model.input_shape[1]
+    return "imagenet" if height in (None, 224) else f"imagenet_{height}"
+
+
 def choose_preprocess(config: ExperimentConfig | None, model: keras.Model,
                       preprocessing_type: str | None, model_dir: str) -> PreprocessConfig:
-    """The recorded preprocessing; an explicit different preset is a one-line error naming both."""
+    """The recorded preprocessing; an explicit different preset is a one-line error naming both.
+
+    Without a run (no hparams.json): `preprocessing_type`, else what a converter recorded
+    (`converted_preprocessing_type`), else the model's input size's ImageNet preset."""
     if config is not None:
         recorded = recorded_preprocess(config)
         if preprocessing_type and preprocessing_type != config.data.preprocessing_type:
@@ -78,10 +116,8 @@ def choose_preprocess(config: ExperimentConfig | None, model: keras.Model,
                               f"{config.data.preprocessing_type!r} recorded in {model_dir}/{HPARAMS_FILE}; "
                               "drop the flag to use what the model was trained with")
         return recorded
-    # Without a run: what a converter or import_weights recorded (config.json), else imagenet[_N].
-    from assembled_cnn.export import default_preprocessing_type
-
-    return get_preset(preprocessing_type or default_preprocessing_type(model, model_dir))
+    return get_preset(preprocessing_type or converted_preprocessing_type(model_dir)
+                      or input_size_preprocessing_type(model))
 
 
 def read_class_names(model_dir: str, num_classes: int) -> list[str] | None:

@@ -292,38 +292,6 @@ def load_export_info(export_dir: str) -> dict:
         return json.load(handle)
 
 
-RECORDED_CONFIG_FILES = ("hparams.json", "train_config.json", "config.json")
-
-
-def recorded_preprocessing_type(model_dir: str) -> str | None:
-    """The `preprocessing_type` the trainer recorded in model_dir (top level or one level down)."""
-    for name in RECORDED_CONFIG_FILES:
-        path = os.path.join(model_dir, name)
-        if not os.path.isfile(path):
-            continue
-        try:
-            with open(path, encoding="utf-8") as handle:
-                payload = json.load(handle)
-        except (OSError, ValueError):
-            continue
-        if not isinstance(payload, dict):
-            continue
-        for scope in (payload, *[v for v in payload.values() if isinstance(v, dict)]):
-            if isinstance(scope.get("preprocessing_type"), str):
-                return scope["preprocessing_type"]
-    return None
-
-
-def default_preprocessing_type(model: keras.Model, model_dir: str | None = None) -> str:
-    """What the model was trained with (if recorded in model_dir), else `imagenet` (resize
-    256 → crop 224), or `imagenet_N` for a model fixed to N×N inputs."""
-    recorded = recorded_preprocessing_type(model_dir) if model_dir else None
-    if recorded:
-        return recorded
-    height = model.input_shape[1]
-    return "imagenet" if height in (None, 224) else f"imagenet_{height}"
-
-
 def export_from_model_dir(model_dir: str, export_dir: str, preprocessing_type: str | None = None,
                           checkpoint: str | None = None, label_map: str | None = None,
                           class_names: Sequence[str] | None = None, overwrite: bool = False) -> str:

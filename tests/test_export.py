@@ -182,10 +182,14 @@ def test_assemble_resnet_exports_with_all_tweaks(tmp_path):
     assert loaded.signatures["serving_default"](images=image)["top5_classes"].shape == (1, 3)
 
 
-def test_default_preprocessing_prefers_what_the_trainer_recorded(tiny_model, tmp_path):
+def test_preprocessing_without_a_run_prefers_what_a_converter_recorded(tiny_model, tmp_path):
+    """No hparams.json: --preprocessing_type, else config.json's preset, else imagenet_N."""
+    from assembled_cnn.experiment import choose_preprocess
+
     model, _ = tiny_model
-    assert export.default_preprocessing_type(model) == PRESET  # fixed 32 px input
-    assert export.default_preprocessing_type(model, str(tmp_path)) == PRESET
-    (tmp_path / "hparams.json").write_text(json.dumps({"data": {"preprocessing_type": "imagenet_32a"}}))
-    assert export.recorded_preprocessing_type(str(tmp_path)) == "imagenet_32a"
-    assert export.default_preprocessing_type(model, str(tmp_path)) == "imagenet_32a"
+    assert choose_preprocess(None, model, None, str(tmp_path)).name == PRESET  # fixed 32 px input
+    (tmp_path / "config.json").write_text(json.dumps({"data": {"preprocessing_type": "imagenet_32a"}}))
+    assert choose_preprocess(None, model, None, str(tmp_path)).name == "imagenet_32a"
+    assert choose_preprocess(None, model, "imagenet_32", str(tmp_path)).name == "imagenet_32"
+    (tmp_path / "config.json").write_text("not json")
+    assert choose_preprocess(None, model, None, str(tmp_path)).name == PRESET
