@@ -8,6 +8,10 @@ width 0.25, 10 classes, 32 px), BN folded, written as TFLite float32, TFLite int
 8 random images: conversion only, agreement is meaningless without trained weights) and ONNX.
 Float exports are compared with the Keras model on 8 random images (max |Δlogit| relative).
 A format that cannot be written gets its one-line reason in the table.
+
+The test suite (tests/deploy/test_zoo_exports.py) exports every layer type of these presets,
+trained briefly on real Fashion-MNIST so that int8 agreement means something, but not every
+preset at its own depth: the deep ones take minutes each here, so they are this script's job.
 """
 
 from __future__ import annotations

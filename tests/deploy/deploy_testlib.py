@@ -22,6 +22,7 @@ from assembled_cnn.datasets.image_codec import pixels_to_png  # noqa: E402
 
 SIZE = 32
 NUM_VALIDATION = 328  # 128 checked + 200 calibrating int8
+RECIPE = DemoRecipe(epochs=1, image_size=SIZE, num_filters=8)  # the demo at half width
 NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
          "Ankle boot"]
 
@@ -33,7 +34,7 @@ def demo_experiment(root: Path, num_train: int = 1024):
     write_records(data_dir / "validation-00000-of-00001", *test)
     (data_dir / "dataset_info.json").write_text(json.dumps(
         {"name": "fashion_mnist", "num_classes": 10, "label_map": dict(enumerate(NAMES))}))
-    config = demo_config(str(data_dir), str(model_dir), DemoRecipe(epochs=1, image_size=SIZE, num_filters=8))
+    config = demo_config(str(data_dir), str(model_dir), RECIPE)
     # bn_momentum 0.5: the moving statistics settle within the few steps trained here.
     config = dataclasses.replace(config, model=dataclasses.replace(config.model, bn_momentum=0.5))
     return config, train, test, real
