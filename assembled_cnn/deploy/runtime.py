@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import dataclass
 from typing import Callable
 
@@ -54,27 +55,43 @@ def read_info(kind: str, model_path: str) -> dict:
     return {}
 
 
-def _tflite_interpreter(model_path: str, num_threads: int | None):
+def _tflite_interpreter(model_path: str, num_threads: int | None, default_delegates: bool = True):
     try:
-        from ai_edge_litert.interpreter import Interpreter
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
     except ImportError:  # TensorFlow's own copy (deprecated, still in 2.21)
         import tensorflow as tf
-        Interpreter = tf.lite.Interpreter
-    return Interpreter(model_path=model_path, num_threads=num_threads)
+        Interpreter, OpResolverType = tf.lite.Interpreter, tf.lite.experimental.OpResolverType
+    options = {} if default_delegates else {
+        "experimental_op_resolver_type": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
+    return Interpreter(model_path=model_path, num_threads=num_threads, **options)
 
 
 def _tflite_logits(model_path: str, num_threads: int | None) -> tuple[LogitsFn, bool]:
-    interpreter = _tflite_interpreter(model_path, num_threads)
-    source = interpreter.get_input_details()[0]
+    state = {"interpreter": _tflite_interpreter(model_path, num_threads), "shape": None}
+    source = state["interpreter"].get_input_details()[0]
     quantized = source["dtype"] == np.int8
-    shape = {"current": None}
+
+    def allocate(shape) -> None:
+        """XNNPACK refuses some models it cannot build a runtime for (seen with an int8 model whose
+        SE block has a dead unit); the reference kernels then run it, with a one-line note."""
+        try:
+            state["interpreter"].resize_tensor_input(source["index"], list(shape))
+            state["interpreter"].allocate_tensors()
+        except RuntimeError as error:
+            if "XNNPACK" not in str(error):
+                raise
+            print(f"note: XNNPACK cannot run {model_path} ({str(error).strip().splitlines()[0]}); using TFLite's "
+                  "reference kernels (slower)", file=sys.stderr)
+            state["interpreter"] = _tflite_interpreter(model_path, num_threads, default_delegates=False)
+            state["interpreter"].resize_tensor_input(source["index"], list(shape))
+            state["interpreter"].allocate_tensors()
 
     def logits(images: np.ndarray) -> np.ndarray:
         images = np.asarray(images, np.float32)
-        if shape["current"] != images.shape:
-            interpreter.resize_tensor_input(source["index"], list(images.shape))
-            interpreter.allocate_tensors()
-            shape["current"] = images.shape
+        if state["shape"] != images.shape:
+            allocate(images.shape)
+            state["shape"] = images.shape
+        interpreter = state["interpreter"]
         feed = _quantize(images, source) if quantized else images
         interpreter.set_tensor(source["index"], feed)
         interpreter.invoke()
