@@ -26,6 +26,7 @@ from pathlib import Path
 
 from assembled_cnn.datasets.build import build_dataset
 from assembled_cnn.datasets.builders.base import DatasetLayoutError
+from assembled_cnn.errors import UserError
 
 SYSTEM_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 FASHION_MNIST_SHA256 = {
@@ -48,7 +49,7 @@ FOOLBOX_SUBSETS = ["foolbox_imagenet", "foolbox_cifar10", "foolbox_cifar100", "f
                    "foolbox_fashion_mnist"]
 
 
-class FetchError(RuntimeError):
+class FetchError(UserError, RuntimeError):
     """A download or a checksum failed; the message says which file and what to do."""
 
 

@@ -15,12 +15,14 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
+from assembled_cnn.errors import UserError
+
 ONNX_OPSET = 17
 INPUT_NAME = "images"
 RepresentativeData = Callable[[], Iterable[list[np.ndarray]]]
 
 
-class ConversionError(ValueError):
+class ConversionError(UserError):
     """The network cannot be written in the asked format; the message says why, in one line."""
 
 
