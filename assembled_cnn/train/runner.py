@@ -137,8 +137,12 @@ class Runner:
 
     # ------------------------------------------------------------------ state
     def restore_or_initialize(self) -> int:
-        """Resume from the latest checkpoint, else warm start from -pmcp; returns the step."""
-        latest = self.manager.latest_checkpoint
+        """Resume from the latest checkpoint, else warm start from -pmcp; returns the step.
+
+        Every worker resumes from the chief's checkpoint in model_dir: a non-chief worker's scratch
+        copy may be a step behind when it was killed before writing it, and workers that resume
+        from different steps run different collectives ("Shape mismatch in the collective")."""
+        latest = tf.train.latest_checkpoint(self.config.run.model_dir)
         if latest and int(latest.rsplit("-", 1)[1]) == self.step > 0:
             return self.step  # this runner already holds that state (a later train() call)
         if latest:

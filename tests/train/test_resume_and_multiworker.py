@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -162,6 +163,9 @@ def test_a_worker_killed_mid_epoch_then_both_restarted_resume_to_the_uninterrupt
     assert last.startswith("error: lost contact with another worker") and "restart every worker" in last
     interrupted_at = int(tf.train.latest_checkpoint(str(killed)).rsplit("-", 1)[1])
     assert 4 <= interrupted_at < 12
+    # The killed worker may not have written its scratch copy of the last checkpoint: make that
+    # certain. Every worker must resume from the chief's checkpoint, or they run different collectives.
+    shutil.rmtree(killed / ".worker_worker_1", ignore_errors=True)
     outputs = wait_all(launch_workers(main_args(toy_data, killed, MULTI), ports=ports))
     assert f"resumed from {killed / f'ckpt-{interrupted_at}'}" in outputs[0][0]
     path_a, a = model_weights(straight)
