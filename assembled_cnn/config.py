@@ -74,6 +74,8 @@ class DataConfig:
                                      short_name="lblsm")
     kd_temp: float = setting(0.0, "> 0: distil from image/logit with this temperature",
                              "Regularisation and distillation")
+    kd_weight: float = setting(1.0, "weight of the distillation term T²·CE (1: the original, no alpha)",
+                               "Regularisation and distillation")
     random_erasing_prob: float = setting(0.0, "random erasing probability", "Regularisation and distillation")
     test_size: Optional[int] = setting(None, "FixRes: evaluation image size", "Data")
     train_size: Optional[int] = setting(None, "training image size (overrides the preset)", "Data")
@@ -192,6 +194,7 @@ class ExperimentConfig:
         _require(t.batch_size > 0, "batch_size", t.batch_size, "a positive global batch size")
         _require(d.mixup_type in (0, 1, 2, 3), "mixup_type", d.mixup_type, "0, 1, 2 or 3 (CutMix)")
         _require(0.0 <= d.label_smoothing < 1.0, "label_smoothing", d.label_smoothing, "[0, 1)")
+        _require(d.kd_weight >= 0.0, "kd_weight", d.kd_weight, "a non-negative weight of the distillation term")
         _require(len(t.dropblock_kp) == 2, "dropblock_kp", t.dropblock_kp, "two values: start,end")
         _require(len(t.piecewise_lr_decay_rates) == len(t.piecewise_lr_boundary_epochs) + 1,
                  "piecewise_lr_decay_rates", t.piecewise_lr_decay_rates,

@@ -16,7 +16,8 @@ def soft_cross_entropy(targets, logits) -> tf.Tensor:
 
 
 def distillation_loss(teacher_probs, logits, temperature: float) -> tf.Tensor:
-    """T² · CE(teacher_probs, softmax(logits / T)) — the original's KD term (weight 1, no α).
+    """T² · CE(teacher_probs, softmax(logits / T)) — the original's KD term (no α; the task multiplies it
+    by --kd_weight, 1 by default as the original).
 
     `teacher_probs` is softmax(teacher_logits / T), mixed with the same weights as the images;
     no gradient flows into them. The T² factor keeps the gradient scale independent of T.

@@ -154,7 +154,7 @@ class ClassificationTask:
             probs = targets.get("teacher_probs")
             if teacher is not None:
                 probs = tf.nn.softmax(tf.cast(teacher(features["image"]), tf.float32) / kd_temp)
-            parts["distillation"] = losses.distillation_loss(probs, logits, kd_temp)
+            parts["distillation"] = self.config.data.kd_weight * losses.distillation_loss(probs, logits, kd_temp)
         parts["regularization"] = regularization.loss()
         total = tf.add_n(list(parts.values()))
         return total / num_replicas, logits, parts
