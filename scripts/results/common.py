@@ -1,21 +1,35 @@
 """Shared settings and helpers of the results suite (docs/results.md).
 
-Every measured number is one JSON file under ``$RESULTS_DIR`` (default runs/results), written
-when its run finishes; a rerun (after a crash or to rebuild the report) skips finished files.
-The settings are sized for a 2-core CPU machine: tiny ResNet-18s (16 filters), 32-px
-inputs, a few hundred SGD steps of batch 128.
+Every measured number is one JSON file under ``$RESULTS_DIR`` (default
+``docs/results/data``, committed), written atomically when its run finishes; a rerun (after
+a crash, or to rebuild the report) skips finished files, and a killed training run resumes
+from its checkpoint (model_dirs live under ``$RUNS_DIR``, default runs/results, not
+committed).
+
+Protocol shared by every experiment:
+- hyper-parameters are chosen on a **validation split carved from train** (``dev_split``:
+  a stratified 5,000 images of the 60,000, seed 1234), every arm of an experiment gets the
+  same number of grid points at the same budget, seed 0; the test split is never looked at
+  while choosing;
+- the chosen recipe is then trained on the full training split with seeds 0, 1, 2 and scored
+  on the full test split; arms are compared by the paired difference over seeds with a 95 %
+  Student-t interval (``paired_difference``).
+
+``RESULTS_TINY=1`` shrinks everything (a few steps, 4 filters, 20 images per class, one
+grid point per arm) so that tests can run the scripts end to end in seconds.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Sequence
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
@@ -24,63 +38,128 @@ from assembled_cnn.config import DataConfig, ExperimentConfig, RunConfig, TrainC
 from assembled_cnn.nets import model_config  # noqa: E402
 from assembled_cnn.utils.io import write_json_atomic  # noqa: E402
 
-RESULTS_DIR = Path(os.environ.get("RESULTS_DIR", REPO / "runs" / "results"))
+TINY = os.environ.get("RESULTS_TINY") == "1"
+RESULTS_DIR = Path(os.environ.get("RESULTS_DIR", REPO / "docs" / "results" / "data"))
+RUNS_DIR = Path(os.environ.get("RUNS_DIR", REPO / "runs" / "results"))
 DATA_ROOT = Path(os.environ.get("DATA_ROOT", REPO / "data"))
-SEEDS = (0, 1, 2)
-DATASETS = ("fashion_mnist", "mnist")
-IMAGE_SIZE = 32
-BATCH_SIZE = 128
-TRAIN_STEPS = 200  # ≈ 0.43 epoch of the 60k training images
-NUM_FILTERS = 16
-BASE_LR = 0.1
-WEIGHT_DECAY = 5e-5
-BN_MOMENTUM = 0.9  # short runs: the default 0.997 would leave BN statistics near their init
+SEEDS = (0, 1) if TINY else (0, 1, 2)   # tiny: two seeds still give a paired interval
+DEV_SEED = 1234
+DEV_VALIDATION_COUNT = 40 if TINY else 5000   # images held out of train to choose recipes
+TINY_PER_CLASS = 20
 
-ASSEMBLED_MODEL = dict(use_resnet_d=True, use_sk_block=True, anti_alias_type="sconv",
-                       anti_alias_filter_size=3, use_dropblock=True, dropblock_block_size=3,
-                       zero_gamma=True)
-ASSEMBLED_DATA = dict(mixup_type=2, mixup_alpha=0.2, label_smoothing=0.1)
 
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    """How long and how big a from-scratch classifier trains (the same for every arm)."""
+    epochs: float = 8.0
+    image_size: int = 32
+    num_filters: int = 16
+    batch_size: int = 128
+    max_train_steps: int | None = None
+
+    def scaled(self) -> "Budget":
+        """The tiny version under RESULTS_TINY=1 (a few steps of a 4-filter network)."""
+        if not TINY:
+            return self
+        return dataclasses.replace(self, num_filters=4, batch_size=16, max_train_steps=4, epochs=1.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Arm:
+    """One variant of an experiment: overrides of the model, data and train configs."""
+    name: str
+    model: dict = dataclasses.field(default_factory=dict)
+    data: dict = dataclasses.field(default_factory=dict)
+    train: dict = dataclasses.field(default_factory=dict)
+    label: str = ""
+
+
+# ----------------------------------------------------------------------------- data
 
 def ensure_dataset(name: str) -> str:
-    """The TFRecords of `name` under DATA_ROOT, fetched and built on first use."""
+    """The TFRecords of `name` under DATA_ROOT, fetched and built on first use (tiny mode: a
+    20-per-class copy of train and of the test split)."""
     data_dir = DATA_ROOT / name
     if not (data_dir / "dataset_info.json").is_file():
         subprocess.run([sys.executable, "-m", "assembled_cnn.datasets.fetch", name,
                         "--output_dir", str(data_dir)], check=True, cwd=REPO)
+    if TINY:
+        return write_split(str(data_dir), str(RUNS_DIR / "data_tiny" / name),
+                           *_tiny_indices(str(data_dir)))
     return str(data_dir)
 
 
-def small_resnet_config(dataset: str, data_dir: str, model_dir: str, seed: int, *,
-                        assembled: bool = False, num_filters: int = NUM_FILTERS,
-                        steps: int = TRAIN_STEPS, train_size: int = IMAGE_SIZE,
-                        test_size: int = IMAGE_SIZE, **data_overrides) -> ExperimentConfig:
-    """A resnet18-shaped network (vanilla, or + ResNet-D, SK, anti-alias, DropBlock, mixup,
-    label smoothing) trained for `steps` SGD steps with a cosine LR."""
-    model = model_config("resnet18", num_classes=10, num_filters=num_filters, bn_momentum=BN_MOMENTUM,
-                         **(ASSEMBLED_MODEL if assembled else {}))
-    data = DataConfig(dataset_name=dataset, data_dir=data_dir, preprocessing_type="mnist",
-                      train_size=train_size, test_size=test_size, deterministic=True, seed=seed,
-                      **{**(ASSEMBLED_DATA if assembled else {}), **data_overrides})
-    train = TrainConfig(batch_size=BATCH_SIZE, train_epochs=1.0, max_train_steps=steps,
-                        base_learning_rate=BASE_LR, learning_rate_decay_type="cosine",
-                        lr_warmup_epochs=0.0, weight_decay=WEIGHT_DECAY,
-                        dropblock_kp=[1.0, 0.9])
-    run = RunConfig(model_dir=model_dir, mode="train_and_eval", epochs_between_evals=1e9,
-                    keep_checkpoint_max=1, num_best_ckpt_to_keep=1, log_every_n_steps=50,
-                    save_checkpoints_steps=steps)
+def _tiny_indices(data_dir: str):
+    from assembled_cnn.transfer.subsets import _records_and_labels, _train_files, choose_per_class
+
+    train_records, train_labels = _records_and_labels(_train_files(data_dir, "train-*"))
+    test_records, test_labels = _records_and_labels(_train_files(data_dir, "validation-*"))
+    return ([train_records[i] for i in choose_per_class(train_labels, TINY_PER_CLASS, 0)],
+            [test_records[i] for i in choose_per_class(test_labels, TINY_PER_CLASS, 0)])
+
+
+def write_split(source_dir: str, output_dir: str, train_records: list, validation_records: list) -> str:
+    """A data_dir with the given train / validation records and the source's dataset_info
+    (sizes replaced); idempotent (dataset_info.json is written last)."""
+    import tensorflow as tf
+
+    from assembled_cnn.datasets.registry import INFO_FILE, read_info_file
+
+    output = Path(output_dir)
+    if (output / INFO_FILE).is_file():
+        return str(output)
+    output.mkdir(parents=True, exist_ok=True)
+    for split, records in (("train", train_records), ("validation", validation_records)):
+        tmp = output / f"{split}-00000-of-00001.tmp"
+        with tf.io.TFRecordWriter(str(tmp)) as writer:
+            for record in records:
+                writer.write(record)
+        os.replace(tmp, output / f"{split}-00000-of-00001")
+    info = dict(read_info_file(source_dir) or {})
+    info["splits"] = {split: {"num_records": len(records), "num_shards": 1, "file_pattern": f"{split}-*",
+                              "files": [f"{split}-00000-of-00001"]}
+                      for split, records in (("train", train_records), ("validation", validation_records))}
+    info["carved_from"] = os.path.abspath(source_dir)
+    write_json_atomic(str(output / INFO_FILE), info)
+    return str(output)
+
+
+def dev_split(data_dir: str, name: str) -> str:
+    """Train minus a stratified DEV_VALIDATION_COUNT held out (seed DEV_SEED) as `validation-*`:
+    every recipe is chosen here, never on the test split."""
+    from assembled_cnn.transfer.subsets import _records_and_labels, _train_files, carve_validation
+
+    target = RUNS_DIR / "dev" / name
+    if (target / "dataset_info.json").is_file():
+        return str(target)
+    records, labels = _records_and_labels(_train_files(data_dir, "train-*"))
+    train_idx, val_idx = carve_validation(labels, DEV_VALIDATION_COUNT / len(labels), DEV_SEED)
+    return write_split(data_dir, str(target), [records[i] for i in train_idx], [records[i] for i in val_idx])
+
+
+# ----------------------------------------------------------------------------- configs and runs
+
+def classifier_config(dataset: str, data_dir: str, model_dir: str, seed: int, arm: Arm, *,
+                      budget: Budget = Budget(), learning_rate: float = 0.1, weight_decay: float = 1e-4,
+                      test_size: int | None = None, evals: int = 1) -> ExperimentConfig:
+    """A resnet18-shaped network (`budget.num_filters` filters, ImageNet stem) on 28-px digits
+    resized to `budget.image_size` with pad-crop-flip (the `cifar` preset), SGD + momentum,
+    cosine LR with half an epoch of warm-up, BN momentum 0.9 (short runs), the arm's overrides."""
+    budget = budget.scaled()
+    model = model_config("resnet18", num_classes=10, num_filters=budget.num_filters, bn_momentum=0.9,
+                         **arm.model)
+    data = DataConfig(dataset_name=dataset, data_dir=data_dir, preprocessing_type="cifar",
+                      train_size=budget.image_size, test_size=test_size or budget.image_size,
+                      deterministic=True, seed=seed, **arm.data)
+    train_settings = dict(batch_size=budget.batch_size, train_epochs=budget.epochs,
+                          max_train_steps=budget.max_train_steps, base_learning_rate=learning_rate,
+                          learning_rate_decay_type="cosine", lr_warmup_epochs=0.5, weight_decay=weight_decay,
+                          dropblock_kp=[1.0, 0.9])
+    train = TrainConfig(**{**train_settings, **arm.train})
+    run = RunConfig(model_dir=model_dir, mode="train_and_eval", epochs_between_evals=budget.epochs / evals,
+                    keep_checkpoint_max=1, num_best_ckpt_to_keep=1, log_every_n_steps=200,
+                    save_checkpoints_epochs=1.0)
     return ExperimentConfig(model=model, data=data, train=train, run=run).validate()
-
-
-def cached(path: Path, compute: Callable[[], dict]) -> dict:
-    """The stored result at `path`, or compute it, add its wall time and store it."""
-    if path.is_file():
-        return json.loads(path.read_text())
-    started = time.perf_counter()
-    result = compute()
-    result["seconds"] = round(time.perf_counter() - started, 2)
-    write_json_atomic(str(path), result)
-    return result
 
 
 def train(config: ExperimentConfig) -> dict:
@@ -93,3 +172,108 @@ def train(config: ExperimentConfig) -> dict:
 
 def settings_dict(config: ExperimentConfig) -> dict:
     return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def cached(path: Path, compute: Callable[[], dict]) -> dict:
+    """The stored result at `path`, or compute it, add its wall time and store it."""
+    if path.is_file():
+        return json.loads(path.read_text())
+    started = time.perf_counter()
+    result = compute()
+    result["seconds"] = round(time.perf_counter() - started, 2)
+    result["finished"] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+    write_json_atomic(str(path), result)
+    return result
+
+
+def search(out: Path, grid: Sequence[dict], evaluate: Callable[[dict], dict],
+           metric: str = "top1") -> dict:
+    """Evaluate every grid point (each cached as its own JSON) on validation data; returns
+    {"best": point, "points": [{"hp": point, metric: value, ...}]}. Ties go to the earlier point."""
+    grid = list(grid)[:1] if TINY else list(grid)
+    points = []
+    for index, hp in enumerate(grid):
+        result = cached(out / f"point{index}.json", lambda hp=hp: {"hp": hp, **evaluate(hp)})
+        if result["hp"] != hp:
+            raise SystemExit(f"{out}/point{index}.json was measured for {result['hp']}, not {hp}: "
+                             "the grid changed; move that folder away to re-run the search")
+        points.append(result)
+        print(f"  search {out.name} {hp}: {metric}={result[metric]:.4f}", flush=True)
+    best = max(points, key=lambda p: p[metric])
+    return {"best": best["hp"], "points": points, "metric": metric}
+
+
+# ----------------------------------------------------------------------------- statistics
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof 1; 0 for one value)."""
+    values = [float(v) for v in values]
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return mean, 0.0
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def paired_difference(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> dict:
+    """b − a over paired seeds: mean, and the Student-t interval of the mean difference."""
+    from scipy import stats
+
+    if len(a) != len(b) or not a:
+        raise ValueError(f"paired samples must have the same non-zero length, got {len(a)} and {len(b)}")
+    diffs = [float(y) - float(x) for x, y in zip(a, b)]
+    mean, std = mean_std(diffs)
+    if len(diffs) < 2:
+        return {"mean": mean, "low": float("nan"), "high": float("nan"), "n": 1}
+    half = float(stats.t.ppf(0.5 + level / 2, len(diffs) - 1)) * std / math.sqrt(len(diffs))
+    return {"mean": mean, "low": mean - half, "high": mean + half, "n": len(diffs), "level": level}
+
+
+def verdict(interval: dict, claimed_sign: int = 1) -> str:
+    """'reproduced' when the whole interval lies on the claimed side of 0, 'not reproduced'
+    when it lies on the other side, 'inconclusive' when it contains 0 (or n < 2)."""
+    low, high = interval["low"] * claimed_sign, interval["high"] * claimed_sign
+    if math.isnan(low) or math.isnan(high):
+        return "inconclusive"
+    low, high = min(low, high), max(low, high)
+    if low > 0:
+        return "reproduced"
+    if high < 0:
+        return "not reproduced"
+    return "inconclusive"
+
+
+def load_json(path: Path) -> Any | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+# ----------------------------------------------------------------------------- report helpers
+
+def format_mean_std(values: Sequence[float], scale: float = 1.0, digits: int = 2) -> str:
+    """'mean ± std' (sample std) of values × scale; 'pending' when there are none."""
+    if not values:
+        return "pending"
+    mean, std = mean_std([v * scale for v in values])
+    return f"{mean:.{digits}f}" if len(values) == 1 else f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def format_interval(interval: dict | None, scale: float = 1.0, digits: int = 2, unit: str = "") -> str:
+    """'+1.23 [0.45, 2.01] (n=3)' for a paired_difference result; 'pending' for None."""
+    if not interval:
+        return "pending"
+    mean, low, high = (interval[k] * scale for k in ("mean", "low", "high"))
+    if math.isnan(low):
+        return f"{mean:+.{digits}f}{unit} (n={interval['n']}, no interval)"
+    return f"{mean:+.{digits}f}{unit} [{low:+.{digits}f}, {high:+.{digits}f}] (n={interval['n']})"
+
+
+def verdict_row(claim: str, a: dict[int, float], b: dict[int, float], *, claimed_sign: int = 1,
+                scale: float = 1.0, unit: str = "", expected: int | None = None) -> dict:
+    """A verdict-table row from per-seed values of arms a and b (paired on their common seeds):
+    'pending' until `expected` seeds of both are measured."""
+    seeds, expected = sorted(set(a) & set(b)), expected or len(SEEDS)
+    if len(seeds) < expected:
+        return {"claim": claim, "effect": f"pending ({len(seeds)} of {expected} paired seeds)",
+                "interval": None, "verdict": "pending"}
+    interval = paired_difference([a[s] for s in seeds], [b[s] for s in seeds])
+    return {"claim": claim, "effect": format_interval(interval, scale, unit=unit), "interval": interval,
+            "verdict": verdict(interval, claimed_sign)}

@@ -1,0 +1,60 @@
+"""(a) assembled vs vanilla at tiny size: runs end to end on real images, resumes without
+recomputing, and the report's section and verdict rows come from the stored JSON only."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from results_testlib import import_script, make_data_root, run_script, tiny_env
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("exp_assembled")
+    env = tiny_env(tmp_path, make_data_root(tmp_path / "data"))
+    first = run_script("exp_assembled.py", env, "--datasets", "fashion_mnist", "--no_ablation")
+    return tmp_path, env, first
+
+
+def test_every_cell_is_stored_with_its_test_score_and_75_corruption_errors(finished):
+    tmp_path, _, first = finished
+    out = tmp_path / "results" / "data" / "a_assembled"
+    for arm in ("vanilla", "assembled"):
+        assert len(list((out / "search" / "fashion_mnist" / arm).glob("point*.json"))) == 1  # tiny: 1 point
+        for seed in (0, 1):
+            result = json.loads((out / "fashion_mnist" / arm / f"seed{seed}.json").read_text())
+            assert result["seed"] == seed and 0.0 <= result["test"]["top1"] <= 1.0
+            errors = result["robustness"]["errors"]
+            assert len(errors) == 15 and all(len(v) == 5 for v in errors.values())
+            assert result["robustness"]["mce"] > 0
+    assembled = json.loads((out / "fashion_mnist" / "assembled" / "seed0.json").read_text())["settings"]
+    assert assembled["data"]["autoaugment_type"] == "good" and assembled["model"]["use_sk_block"]
+    assert assembled["data"]["data_dir"].endswith("fashion_mnist") and "dev" not in assembled["data"]["data_dir"]
+    search = json.loads((out / "search" / "fashion_mnist" / "vanilla" / "point0.json").read_text())
+    assert "/dev/" in search["settings"]["data"]["data_dir"]  # chosen on held-out train, not on test
+    assert "[a] fashion_mnist assembled seed1" in first.stdout
+
+
+def test_a_second_run_reads_the_stored_results_and_trains_nothing(finished):
+    tmp_path, env, _ = finished
+    stored = {p: p.stat().st_mtime_ns for p in (tmp_path / "results").rglob("*.json")}
+    second = run_script("exp_assembled.py", env, "--datasets", "fashion_mnist", "--no_ablation")
+    assert "train:" not in second.stderr and "eval at step" not in second.stdout + second.stderr
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "results").rglob("*.json")} == stored
+
+
+def test_section_and_report_are_built_from_the_stored_json(finished, monkeypatch):
+    tmp_path, env, _ = finished
+    exp = import_script("exp_assembled")
+    monkeypatch.setattr(exp.common, "SEEDS", (0, 1))  # the tiny run's seeds
+    section = exp.section(tmp_path / "results" / "data")
+    fashion = [v for v in section["verdicts"] if "Fashion-MNIST" in v["claim"]]
+    assert len(fashion) == 2 and all(v["verdict"] != "pending" and v["interval"]["n"] == 2 for v in fashion)
+    mnist = [v for v in section["verdicts"] if "(a) MNIST" in v["claim"]]
+    assert mnist and all(v["verdict"] == "pending" for v in mnist)  # not run: reported, never estimated
+    assert "| vanilla | 2 |" in section["markdown"] and "a_ce_per_corruption.png" in section["markdown"]
+    run_script("make_report.py", env)
+    page = (tmp_path / "results.md").read_text()
+    assert "## Verdicts" in page and fashion[0]["effect"] in page and "pending" in page

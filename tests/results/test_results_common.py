@@ -1,0 +1,72 @@
+"""The results suite's protocol helpers: paired intervals, verdicts, the validation split."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from results_testlib import import_script, make_data_root
+
+common = import_script("common")
+
+
+def test_paired_difference_is_the_student_t_interval_of_the_per_seed_differences():
+    interval = common.paired_difference([0.90, 0.91, 0.92], [0.91, 0.93, 0.95])
+    # differences 0.01, 0.02, 0.03: mean 0.02, sd 0.01, t(0.975, 2) = 4.3027
+    assert interval["mean"] == pytest.approx(0.02)
+    assert interval["high"] - interval["mean"] == pytest.approx(4.302653 * 0.01 / math.sqrt(3), rel=1e-5)
+    assert interval["low"] == pytest.approx(0.02 - 4.302653 * 0.01 / math.sqrt(3), rel=1e-5)
+    with pytest.raises(ValueError, match="same non-zero length"):
+        common.paired_difference([1.0], [1.0, 2.0])
+
+
+@pytest.mark.parametrize("low, high, sign, expected", [
+    (0.1, 0.5, 1, "reproduced"), (-0.5, -0.1, 1, "not reproduced"), (-0.1, 0.3, 1, "inconclusive"),
+    (-0.5, -0.1, -1, "reproduced"), (0.1, 0.5, -1, "not reproduced"), (float("nan"), float("nan"), 1, "inconclusive"),
+])
+def test_verdict_reads_the_interval_on_the_claimed_side(low, high, sign, expected):
+    assert common.verdict({"low": low, "high": high}, sign) == expected
+
+
+def test_verdict_row_is_pending_until_every_seed_of_both_arms_is_measured():
+    a, b = {0: 0.90, 1: 0.91, 2: 0.92}, {0: 0.95, 1: 0.96}
+    pending = common.verdict_row("claim", a, b, expected=3)
+    assert pending["verdict"] == "pending" and pending["interval"] is None and "2 of 3" in pending["effect"]
+    done = common.verdict_row("claim", a, {**b, 2: 0.97}, scale=100, expected=3)
+    assert done["verdict"] == "reproduced" and done["effect"].startswith("+5.00 [")
+    lower_is_better = common.verdict_row("mce", {0: 60, 1: 61, 2: 62}, {0: 50, 1: 52, 2: 51}, claimed_sign=-1)
+    assert lower_is_better["verdict"] == "reproduced"
+
+
+def test_format_helpers():
+    assert common.format_mean_std([0.9, 0.92], 100) == "91.00 ± 1.41"
+    assert common.format_mean_std([]) == "pending"
+    assert common.format_interval(None) == "pending"
+
+
+def _labels(folder, split):
+    files = sorted(tf.io.gfile.glob(str(folder / f"{split}-*")))
+    spec = {"image/class/label": tf.io.FixedLenFeature([], tf.int64),
+            "image/encoded": tf.io.FixedLenFeature([], tf.string)}
+    parsed = [tf.io.parse_single_example(r, spec) for r in tf.data.TFRecordDataset(files)]
+    return np.array([int(p["image/class/label"]) for p in parsed]), {bytes(p["image/encoded"].numpy()) for p in parsed}
+
+
+def test_dev_split_holds_out_a_stratified_part_of_train_and_never_the_test_split(tmp_path, monkeypatch):
+    root = make_data_root(tmp_path / "data", num_train=400, num_test=50)
+    monkeypatch.setattr(common, "RUNS_DIR", tmp_path / "runs")
+    monkeypatch.setattr(common, "DEV_VALIDATION_COUNT", 100)
+    dev = common.dev_split(str(root / "fashion_mnist"), "fashion_mnist")
+    train_labels, train_images = _labels(tmp_path / "runs" / "dev" / "fashion_mnist", "train")
+    val_labels, val_images = _labels(tmp_path / "runs" / "dev" / "fashion_mnist", "validation")
+    source_labels, source_images = _labels(root / "fashion_mnist", "train")
+    _, test_images = _labels(root / "fashion_mnist", "validation")
+    assert len(train_labels) + len(val_labels) == 400 and 90 <= len(val_labels) <= 110
+    assert not train_images & val_images and (train_images | val_images) <= source_images
+    assert not val_images & test_images
+    expected = np.bincount(source_labels, minlength=10) * len(val_labels) / 400
+    assert np.all(np.abs(np.bincount(val_labels, minlength=10) - expected) <= 1.5)
+    assert common.dev_split(str(root / "fashion_mnist"), "fashion_mnist") == dev  # reused, not rebuilt
