@@ -1,0 +1,159 @@
+"""scripts/results/exp_transfer.py at tiny size: it runs, resumes without retraining, and
+section() builds the tables and paired verdicts from the stored JSON only."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "scripts" / "results" / "exp_transfer.py"
+TARGET = "sklearn_digits"
+
+
+def _run(env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT)], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def _stamps(root: Path) -> dict[str, int]:
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """Two runs of the script (digits only; fixed features and fine-tuning); before the second,
+    one final cell's result JSON is deleted, as if the run had been killed while copying it."""
+    root = tmp_path_factory.mktemp("transfer")
+    env = {**os.environ, "RESULTS_TINY": "1", "TRANSFER_TARGETS": TARGET, "TRANSFER_STAGES": "fixed,finetune",
+           "RESULTS_DIR": str(root / "docs" / "data"), "RUNS_DIR": str(root / "runs"),
+           "DATA_ROOT": str(root / "data"), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    first = _run(env)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    results = root / "docs" / "data" / "cd_transfer"
+    lost = results / "cells" / TARGET / "n4" / "finetune" / "seed1.json"
+    lost_cell = json.loads(lost.read_text())
+    lost.unlink()
+    before = {"results": _stamps(results), "runs": _stamps(root / "runs")}
+    second = _run(env)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    return {"root": root, "results": results, "first": first, "second": second, "before": before,
+            "lost": lost, "lost_cell": lost_cell}
+
+
+@pytest.fixture(scope="module")
+def exp_transfer():
+    sys.path.insert(0, str(SCRIPT.parent))
+    import exp_transfer as module
+
+    return module
+
+
+def test_digits_target_has_a_fixed_stratified_test_split(tiny_run):
+    info = json.loads((tiny_run["root"] / "data" / TARGET / "dataset_info.json").read_text())
+    assert info["num_classes"] == 10 and info["channels"] == 1
+    assert info["splits"]["train"]["num_records"] == 1437
+    assert info["splits"]["validation"]["num_records"] == 360
+
+
+def test_first_run_writes_every_cell_and_chooses_on_carved_validation(tiny_run):
+    results = tiny_run["results"]
+    cells = sorted(str(p.relative_to(results / "cells")) for p in (results / "cells").rglob("*.json"))
+    assert cells == [f"{TARGET}/n4/finetune/seed0.json", f"{TARGET}/n4/finetune/seed1.json",
+                     f"{TARGET}/n4/fixed/seed0.json", f"{TARGET}/n4/fixed/seed1.json",
+                     f"{TARGET}/n8/fixed/seed0.json", f"{TARGET}/n8/fixed/seed1.json"]
+    final = json.loads((results / "cells" / TARGET / "n4" / "finetune" / "seed0.json").read_text())
+    point = json.loads((results / "search" / TARGET / "n4" / "finetune" / "point0.json").read_text())
+    assert final["num_test"] == 200          # the tiny test split, 20 per class
+    assert point["num_test"] == 50           # 25 % carved from the 200 tiny train images, not the test split
+    assert final["hp"] == point["hp"] and final["recipe"]["learning_rate"] == point["hp"]["learning_rate"]
+    fixed = json.loads((results / "cells" / TARGET / "n8" / "fixed" / "seed0.json").read_text())
+    assert fixed["recipe"]["subset_per_class"] == 8 and "probe_C" in fixed
+    assert 0.0 <= fixed["top1"] <= 1.0 and math.isfinite(fixed["log_odds"])
+
+
+def test_second_run_resumes_without_training(tiny_run):
+    second, before = tiny_run["second"], tiny_run["before"]
+    assert "eval at step" not in second.stdout + second.stderr       # no training, no evaluation
+    assert _stamps(tiny_run["root"] / "runs") == before["runs"]       # no checkpoint or feature rewritten
+    after = _stamps(tiny_run["results"])
+    kept = [k for k in before["results"] if not k.endswith("protocol.json")]
+    assert len(kept) == 6 and all(after[k] == before["results"][k] for k in kept)   # 5 cells + 1 search point
+    restored = json.loads(tiny_run["lost"].read_text())               # copied back from the study's cache
+    assert restored["top1"] == tiny_run["lost_cell"]["top1"]
+
+
+def test_section_from_the_tiny_run(tiny_run, exp_transfer):
+    out = exp_transfer.section(tiny_run["results"].parent)
+    md, rows = out["markdown"], {r["claim"].split(" (")[0]: r for r in out["verdicts"]}
+    assert "6 of 12 cells measured" in md
+    assert f"| {TARGET} | 4 | " in md and f"| {TARGET} | 8 | " in md and "Log-odds" in md
+    pretraining = rows["ImageNet pretraining beats random init"]
+    assert pretraining["verdict"] == "pending" and pretraining["interval"] is None
+    finetune_vs_fixed = rows["fine-tuning beats fixed features"]
+    cells = tiny_run["results"] / "cells" / TARGET / "n4"
+    diffs = [100 * (json.loads((cells / "finetune" / f"seed{s}.json").read_text())["top1"]
+                    - json.loads((cells / "fixed" / f"seed{s}.json").read_text())["top1"]) for s in (0, 1)]
+    assert finetune_vs_fixed["interval"]["n"] == 2
+    assert finetune_vs_fixed["interval"]["mean"] * 100 == pytest.approx(sum(diffs) / 2)
+    assert finetune_vs_fixed["verdict"] in ("reproduced", "not reproduced", "inconclusive")
+    assert (tiny_run["results"].parents[1] / "cd_transfer.png").stat().st_size > 1000
+
+
+def _write(path: Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload))
+
+
+def _synthetic(results_dir: Path, exp_transfer) -> None:
+    """fashion_mnist at 100/class: finetune 90/91/92 %, random 80/82/81 %, fixed 85 % ± 0,
+    L2-SP one seed short, EMA 1 point below fine-tuning on every seed."""
+    out = results_dir / "cd_transfer"
+    _write(out / "protocol.json", {**exp_transfer.protocol(), "targets": ["fashion_mnist"], "seeds": [0, 1, 2],
+                                   "sizes": {"fixed": {"fashion_mnist": [100]}, "finetune": {"fashion_mnist": [100]},
+                                             "random": {"fashion_mnist": [100]}}, "aux": ["fashion_mnist", 100]})
+    arms = {"finetune": [0.90, 0.91, 0.92], "random": [0.80, 0.82, 0.81], "fixed": [0.85, 0.85, 0.85],
+            "finetune_l2sp": [0.95, 0.95], "finetune_ema": [0.89, 0.90, 0.91]}
+    for arm, values in arms.items():
+        for seed, top1 in enumerate(values):
+            _write(out / "cells" / "fashion_mnist" / "n100" / arm / f"seed{seed}.json",
+                   {"top1": top1, "log_odds": math.log(top1 / (1 - top1)), "hp": {"learning_rate": 0.01},
+                    "cell_seconds": 60.0, **({"probe_C": 1.0} if arm == "fixed" else {})})
+    for index, top1 in enumerate((0.7, 0.9, 0.9)):
+        _write(out / "search" / "fashion_mnist" / "n100" / "finetune" / f"point{index}.json",
+               {"hp": {"learning_rate": [0.003, 0.01, 0.03][index], "weight_decay": 4e-5}, "top1": top1})
+
+
+def test_section_paired_intervals_and_pending_on_synthetic_json(tmp_path, exp_transfer):
+    from scipy import stats
+
+    _synthetic(tmp_path / "data", exp_transfer)
+    out = exp_transfer.section(tmp_path / "data")
+    rows = {r["claim"].split(" (")[0]: r for r in out["verdicts"]}
+    pretraining = rows["ImageNet pretraining beats random init"]["interval"]
+    half = stats.t.ppf(0.975, 2) * 1.0 / math.sqrt(3)              # differences 10, 9, 11 points
+    assert pretraining["mean"] * 100 == pytest.approx(10.0)
+    assert (pretraining["low"] * 100, pretraining["high"] * 100) == (pytest.approx(10 - half), pytest.approx(10 + half))
+    assert rows["ImageNet pretraining beats random init"]["verdict"] == "reproduced"
+    assert rows["fine-tuning beats fixed features"]["verdict"] == "reproduced"
+    assert rows["EMA of the weights helps fine-tuning"]["verdict"] == "not reproduced"
+    l2sp = rows["L2-SP beats L2 when fine-tuning"]
+    assert l2sp["verdict"] == "pending" and l2sp["interval"] is None and "2 of 3" in l2sp["effect"]
+    md = out["markdown"]
+    assert "14 of 15 cells measured" in md
+    assert "| fashion_mnist | 100 | 85.00 ± 0.00 | 91.00 ± 1.00 | 81.00 ± 1.00 |" in md
+    assert f"| fashion_mnist | 100 | {math.log(0.85 / 0.15):.3f} ± 0.000 |" in md
+    assert "lr=0.003 wd=4e-05: 70.00, **lr=0.01 wd=4e-05: 90.00**, lr=0.03 wd=4e-05: 90.00" in md  # tie: earlier
+
+
+def test_section_with_no_results_is_all_pending(tmp_path, exp_transfer):
+    out = exp_transfer.section(tmp_path / "data")
+    assert out["verdicts"] and all(r["verdict"] == "pending" and r["interval"] is None for r in out["verdicts"])
+    assert "0 of " in out["markdown"] and "pending" in out["markdown"]
+    assert not (tmp_path / "cd_transfer.png").exists()
