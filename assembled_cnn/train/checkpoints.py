@@ -67,15 +67,10 @@ def is_tf1_checkpoint(path: str) -> bool:
 
 
 def _resolve(path: str) -> str:
-    if os.path.isdir(path):
-        latest = tf.train.latest_checkpoint(path)
-        if latest is None:
-            raise FileNotFoundError(f"--pretrained_model_checkpoint_path={path!r} has no checkpoint")
-        return latest
-    if not os.path.exists(f"{path}.index"):
-        raise ConfigError(f"--pretrained_model_checkpoint_path={path}: no such file, model_dir or checkpoint prefix "
-                          "(or a weights file: .pth, .pth.tar, .pt, .bin, .safetensors, .h5; or 'imagenet')")
-    return path
+    from assembled_cnn.weights.sources import checkpoint_prefix
+
+    return checkpoint_prefix(path, "--pretrained_model_checkpoint_path",
+                             " (or a weights file: .pth, .pth.tar, .pt, .bin, .safetensors, .h5; or 'imagenet')")
 
 
 def warm_start(model: keras.Model, path: str, restore_bn_stats: bool, include_head: bool = False) -> dict:

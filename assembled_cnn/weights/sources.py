@@ -66,15 +66,16 @@ def _preset_file(model: keras.Model, preset: str) -> str:
     return str(fetch_efficientnet_lite(variant))
 
 
-def _checkpoint_prefix(path: str) -> str:
-    """A TF checkpoint prefix from a directory (its latest checkpoint) or a prefix."""
+def checkpoint_prefix(path: str, flag: str = "weights", hint: str = "") -> str:
+    """A TF checkpoint prefix from a directory (its latest checkpoint) or a prefix; anything else
+    is a one-line error naming `flag` (and `hint`: what else that flag accepts)."""
     if os.path.isdir(path):
         latest = tf.train.latest_checkpoint(path)
         if latest is None:
-            raise WeightsSourceError(f"weights={path}: a directory without a TF checkpoint (no 'checkpoint' file)")
+            raise WeightsSourceError(f"{flag}={path}: a directory without a TF checkpoint (no 'checkpoint' file)")
         return latest
     if not os.path.exists(f"{path}.index"):
-        raise WeightsSourceError(f"weights={path}: no such file, directory or checkpoint prefix")
+        raise WeightsSourceError(f"{flag}={path}: no such file, directory or checkpoint prefix{hint}")
     return path
 
 
@@ -140,7 +141,7 @@ def load_weights(model: keras.Model, source: str | os.PathLike, skip_head: bool 
             raise WeightsSourceError(f"weights={source}: unknown kind of file (expected {', '.join(TORCH_SUFFIXES)}, "
                                      f".h5, a TF checkpoint prefix or a model_dir)")
         return _load_file(model, source, skip_head)
-    prefix = _checkpoint_prefix(source)
+    prefix = checkpoint_prefix(source)
     if _is_tf1(prefix):
         return _tf1_report(model, prefix, skip_head)
     return _own_checkpoint_report(model, prefix, skip_head)

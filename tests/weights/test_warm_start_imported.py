@@ -67,7 +67,7 @@ def test_warm_start_wrong_sources_are_one_line_user_errors(tmp_path):
     from assembled_cnn.errors import UserError
 
     for path, message in (("imagenet", "no pinned download of ImageNet weights"),
-                          (str(tmp_path / "nothing"), "no such file, model_dir or checkpoint prefix")):
+                          (str(tmp_path / "nothing"), "no such file, directory or checkpoint prefix")):
         with pytest.raises(UserError, match=message) as info:
             warm_start(_model(18), path, restore_bn_stats=False)
         assert "\n" not in str(info.value)
