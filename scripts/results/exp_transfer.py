@@ -166,12 +166,13 @@ def recipe(regime: str, per_class: int, hp: dict | None = None) -> study.Recipe:
     hp = dict(hp or {})
     options = {k: hp.pop(k) for k in list(hp) if k in {f.name for f in dataclasses.fields(study.FinetuneOptions)}}
     run_epochs = epochs(per_class)
+    warm_bn = {"warm_start_bn_stats": True} if regime == "finetune" else {}   # keep ImageNet BN statistics
     return study.Recipe(epochs=run_epochs, max_train_steps=MAX_STEPS, batch_size=BATCH_SIZE,
                         learning_rate=hp.pop("learning_rate", 0.01), weight_decay=hp.pop("weight_decay", WEIGHT_DECAY),
                         lr_warmup_epochs=0.0 if TINY else run_epochs / 10, bn_momentum=BN_MOMENTUM,
                         subset_per_class=per_class, preprocessing_type=PRESET,
                         probe_grid=study.TINY_PROBE_GRID if TINY else study.DEFAULT_GRID,
-                        finetune=study.FinetuneOptions(**{"warm_start_bn_stats": True, **options}))
+                        finetune=study.FinetuneOptions(**{**warm_bn, **options}))
 
 
 def run_cell(data_dir: str, output_dir: Path, regime: str, per_class: int, seed: int, hp: dict | None) -> dict:
