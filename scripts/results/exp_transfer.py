@@ -284,9 +284,9 @@ def main() -> int:
         for regime in [r for r in ("finetune", "random") if r in STAGES]:
             print(f"[transfer] {regime} {target}", flush=True)
             trained(target, data_dirs[target], regime)
-    if "aux" in STAGES:
-        print("[transfer] L2-SP and EMA", flush=True)
-        auxiliary(data_dirs)
+        if "aux" in STAGES and target == AUX[0]:  # L2-SP / EMA right after that target's cells
+            print("[transfer] L2-SP and EMA", flush=True)
+            auxiliary(data_dirs)
     print(section(common.RESULTS_DIR)["markdown"])
     return 0
 
@@ -334,7 +334,7 @@ def verdict_rows(proto: dict, cells: dict) -> list[dict]:
                 row = common.verdict_row(f"{claim} ({target}, {n}/class)", _values(cells, (target, n, base), "top1"),
                                          _values(cells, (target, n, arm), "top1"), scale=100, unit=" pts",
                                          expected=expected)
-                rows.append({**row, "scope": f"{target}, {n}/class"})
+                rows.append({**row, "scope": f"{target}, {n}/class", "headline": n == max(proto["sizes"]["finetune"][target])})
     target, n = proto["aux"]
     for claim, arm in (("L2-SP beats L2 when fine-tuning", "finetune_l2sp"),
                        ("EMA of the weights helps fine-tuning", "finetune_ema")):

@@ -92,6 +92,8 @@ def budget_table() -> str:
 
 
 def verdict_table(verdicts: list[dict]) -> str:
+    """The headline rows (a section marks the others `headline: False`; they stay in its own table)."""
+    verdicts = [v for v in verdicts if v.get("headline", True)]
     if not verdicts:
         return "No verdicts yet.\n"
     return markdown_table([{"claim": v["claim"], "effect measured here (95 % CI)": v["effect"],
