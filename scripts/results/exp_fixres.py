@@ -1,61 +1,250 @@
-"""(e) FixRes: train at 24 px, test at 24 and at 32 px, with and without the FixRes stage 2.
+"""(e) FixRes: train at 24 px with random-resized crops, test at 24-40 px, with and without stage 2.
 
-    python scripts/results/exp_fixres.py
+    python scripts/results/exp_fixres.py [--seeds 0,1,2] [--ft_sizes 28,32,40] [--layers classifier_bn,all]
 
-Fashion-MNIST, vanilla resnet18-shaped network (16 filters), 3 seeds. Stage 1: the usual
-recipe at 24 px. Stage 2 (``assembled_cnn.transfer.fixres.fixres_finetune``): a short, low-LR
-fine-tune at 32 px starting from the whole stage-1 network, either classifier only with BN
-statistics re-estimated (``classifier_bn``) or all layers. A control fine-tunes the same
-number of steps at 24 px, to separate "more training" from "adapting to the test size".
+Fashion-MNIST, resnet18-shaped network (16 filters) at the common budget (8 epochs, SGD,
+cosine, LR 0.1), but with the ``imagenet`` preset: Inception random-resized crop (area
+5-100 %, aspect 3/4-4/3) and flip at 24 px in training; resize to size / 0.875 and centre
+crop at test. Stage 1 is tested at 24, 28, 32 and 40 px as it is. Stage 2
+(``assembled_cnn.transfer.fixres.fixres_finetune``, one epoch, cosine from the chosen LR, BN
+momentum 0.9) fine-tunes the whole stage-1 network at each higher size, either the classifier
+only with BN statistics re-estimated (``classifier_bn``) or all layers (``all``); the control
+fine-tunes the same number of steps at the train size (24 px). Each variant's stage-2 LR is
+the best of 3 on the dev split (stage 1 trained on dev-train, seed 0, scored on the held-out
+5,000); finals: seeds 0, 1, 2 on the full train split, scored on the test split.
 """
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
+from common import Arm, Budget  # noqa: E402
 
-from assembled_cnn.transfer.fixres import evaluate_at_size, fixres_finetune  # noqa: E402
+from assembled_cnn.report.markdown import markdown_table  # noqa: E402
 
 DATASET = "fashion_mnist"
-TRAIN_SIZE, TEST_SIZE = 24, 32
-STAGE2_STEPS = 40
-STAGE2_LR = 0.01
-OUT = common.RESULTS_DIR / "e_fixres"
+OUT = "e_fixres"
+PRESET = "imagenet"
+TRAIN_SIZE = 24
+TEST_SIZES = (24, 28, 32, 40)
+FT_SIZES = (28, 32, 40)
+LAYERS = ("classifier_bn", "all")
+BUDGET = Budget(image_size=TRAIN_SIZE)
+STAGE1_LR = 0.1
+STAGE2_LRS = (0.003, 0.01, 0.03)
+STAGE2_EPOCHS = 1.0
+
+
+def out_dir(results_dir: Path | None = None) -> Path:
+    return Path(results_dir or common.RESULTS_DIR) / OUT
+
+
+def runs_dir() -> Path:
+    return common.RUNS_DIR / OUT
 
 
 def numbers(metrics: dict) -> dict:
     return {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
 
 
-def run_seed(data_dir: str, seed: int) -> dict:
-    stage1_dir = str(OUT / "runs" / f"seed{seed}" / "stage1")
-    config = common.small_resnet_config(DATASET, data_dir, stage1_dir, seed, train_size=TRAIN_SIZE,
-                                        test_size=TRAIN_SIZE)
+def variants(ft_sizes=FT_SIZES, layers=LAYERS) -> list[tuple[str, int, str]]:
+    """(name, fine-tune size, layers): FixRes at each higher size, and the control at 24 px."""
+    return ([(f"fixres{s}_{l}", s, l) for s in ft_sizes for l in layers]
+            + [(f"control{TRAIN_SIZE}_{l}", TRAIN_SIZE, l) for l in layers])
+
+
+# ----------------------------------------------------------------------------- cells
+
+def stage1_config(data_dir: str, model_dir: str, seed: int):
+    config = common.classifier_config(DATASET, data_dir, model_dir, seed, Arm("stage1"), budget=BUDGET,
+                                      learning_rate=STAGE1_LR)
+    return dataclasses.replace(config, data=dataclasses.replace(config.data, preprocessing_type=PRESET))
+
+
+def stage1(data_dir: str, tag: str, seed: int) -> tuple[object, str, dict]:
+    """Stage 1 at 24 px, then its top-1 at every test size (validation split of data_dir)."""
+    from assembled_cnn.transfer.fixres import evaluate_at_size
+
+    model_dir = str(runs_dir() / tag / "stage1")
+    config = stage1_config(data_dir, model_dir, seed)
 
     def compute() -> dict:
-        result = {"seed": seed, "train24_test24": numbers(common.train(config)),
-                  "train24_test32": numbers(evaluate_at_size(stage1_dir, config, TEST_SIZE, batch_size=500))}
-        for name, size, layers in (("fixres32_classifier_bn", TEST_SIZE, "classifier_bn"),
-                                   ("fixres32_all", TEST_SIZE, "all"),
-                                   ("control24_all", TRAIN_SIZE, "all")):
-            metrics = fixres_finetune(config, stage1_dir, size, lr=STAGE2_LR, train_layers=layers,
-                                      max_train_steps=STAGE2_STEPS,
-                                      model_dir=str(OUT / "runs" / f"seed{seed}" / name))
-            result[name] = numbers(metrics)
-        result["settings"] = common.settings_dict(config)
-        return result
-    return common.cached(OUT / f"seed{seed}.json", compute)
+        common.train(config)
+        return {"seed": seed, "at_size": {str(size): numbers(evaluate_at_size(model_dir, config, size, 500))
+                                          for size in TEST_SIZES}, "settings": common.settings_dict(config)}
+    result = common.cached(out_dir() / tag / "stage1.json", compute)
+    print(f"[e] {tag} stage 1: " + ", ".join(f"{s} px {m['top1']:.4f}" for s, m in result["at_size"].items()),
+          flush=True)
+    return config, model_dir, result
 
 
-def main() -> None:
+def stage2(config, stage1_dir: str, model_dir: str, size: int, layers: str, lr: float) -> dict:
+    from assembled_cnn.transfer.fixres import fixres_finetune
+
+    steps = common.Budget().scaled().max_train_steps   # None at full size: one epoch
+    metrics = fixres_finetune(config, stage1_dir, size, epochs=STAGE2_EPOCHS, lr=lr, train_layers=layers,
+                              model_dir=model_dir, max_train_steps=steps)
+    return numbers(metrics)
+
+
+def chosen_lrs(dev_dir: str, chosen_variants) -> dict[str, float]:
+    """Each variant's stage-2 LR: the best of STAGE2_LRS on the dev split (stage 1 of seed 0)."""
+    config, stage1_dir, _ = stage1(dev_dir, "dev", 0)
+    chosen = {}
+    for name, size, layers in chosen_variants:
+        def evaluate(hp: dict, name=name, size=size, layers=layers) -> dict:
+            model_dir = str(runs_dir() / "search" / name / f"lr{hp['learning_rate']:g}")
+            return stage2(config, stage1_dir, model_dir, size, layers, hp["learning_rate"])
+        found = common.search(out_dir() / "search" / name, [{"learning_rate": lr} for lr in STAGE2_LRS], evaluate)
+        chosen[name] = found["best"]["learning_rate"]
+    return chosen
+
+
+def final_seed(data_dir: str, seed: int, chosen_variants, lrs: dict[str, float]) -> None:
+    tag = f"seed{seed}"
+    config, stage1_dir, _ = stage1(data_dir, tag, seed)
+    for name, size, layers in chosen_variants:
+        lr = lrs[name]
+        result = common.cached(out_dir() / tag / f"{name}.json", lambda: {
+            "seed": seed, "variant": name, "size": size, "layers": layers, "learning_rate": lr,
+            "test": stage2(config, stage1_dir, str(runs_dir() / tag / name), size, layers, lr)})
+        print(f"[e] {tag} {name} (lr {lr:g}): test top1={result['test']['top1']:.4f} "
+              f"({result['seconds']:.0f} s)", flush=True)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", default=",".join(map(str, common.SEEDS)))
+    parser.add_argument("--ft_sizes", default=",".join(map(str, FT_SIZES)), help="stage-2 sizes")
+    parser.add_argument("--layers", default=",".join(LAYERS), help="stage-2 variants: classifier_bn, all")
+    args = parser.parse_args(argv)
+    chosen_variants = variants([int(s) for s in args.ft_sizes.split(",")], args.layers.split(","))
     data_dir = common.ensure_dataset(DATASET)
-    for seed in common.SEEDS:
-        result = run_seed(data_dir, seed)
-        print(f"[e] seed{seed}: " + ", ".join(f"{k}={v['top1']:.4f}" for k, v in result.items()
-                                              if isinstance(v, dict) and "top1" in v), flush=True)
+    lrs = chosen_lrs(common.dev_split(data_dir, DATASET), chosen_variants)
+    print(f"[e] chosen stage-2 learning rates: {lrs}", flush=True)
+    for seed in (int(s) for s in args.seeds.split(",")):
+        final_seed(data_dir, seed, chosen_variants, lrs)
+
+
+# ----------------------------------------------------------------------------- report
+
+def _stage1(results_dir: Path) -> dict[int, dict]:
+    found = [common.load_json(p) for p in sorted(out_dir(results_dir).glob("seed*/stage1.json"))]
+    return {r["seed"]: r for r in found}
+
+
+def _stage2(results_dir: Path, name: str) -> dict[int, dict]:
+    found = [common.load_json(p) for p in sorted(out_dir(results_dir).glob(f"seed*/{name}.json"))]
+    return {r["seed"]: r for r in found}
+
+
+def chosen_size(results_dir: Path) -> int | None:
+    """The test size above the train size with the best dev-validation top-1 of stage 1 (seed 0)."""
+    dev = common.load_json(out_dir(results_dir) / "dev" / "stage1.json")
+    if not dev:
+        return None
+    higher = [s for s in TEST_SIZES if s > TRAIN_SIZE]
+    return max(higher, key=lambda s: (dev["at_size"][str(s)]["top1"], -s))
+
+
+def _stage1_rows(results_dir: Path) -> list[dict]:
+    dev = common.load_json(out_dir(results_dir) / "dev" / "stage1.json")
+    finals = list(_stage1(results_dir).values())
+    return [{"test size (px)": size,
+             "validation top-1 (%, seed 0)": f"{100 * dev['at_size'][str(size)]['top1']:.2f}" if dev else "pending",
+             "seeds": len(finals),
+             "test top-1 (%)": common.format_mean_std([r["at_size"][str(size)]["top1"] for r in finals], 100)}
+            for size in TEST_SIZES]
+
+
+def _search_text(results_dir: Path, name: str) -> str:
+    points = [common.load_json(p) for p in sorted((out_dir(results_dir) / "search" / name).glob("point*.json"))]
+    if not points:
+        return "pending"
+    best = max(points, key=lambda p: p["top1"])
+    tried = ", ".join(f"{p['hp']['learning_rate']:g}: {100 * p['top1']:.2f}" for p in points)
+    return f"**{best['hp']['learning_rate']:g}** ({tried})"
+
+
+def _stage2_rows(results_dir: Path) -> list[dict]:
+    base = {s: r["at_size"][str(TRAIN_SIZE)]["top1"] for s, r in _stage1(results_dir).items()}
+    rows = []
+    for name, size, layers in variants():
+        runs = _stage2(results_dir, name)
+        values = {s: r["test"]["top1"] for s, r in runs.items()}
+        delta = common.verdict_row("", base, values, scale=100, expected=len(common.SEEDS))
+        rows.append({"variant": name, "stage-2 size (px)": size, "layers": layers,
+                     "stage-2 LR (validation top-1 % per LR)": _search_text(results_dir, name),
+                     "seeds": len(runs), "test top-1 at the stage-2 size (%)":
+                     common.format_mean_std(list(values.values()), 100),
+                     "Δ vs stage 1 at 24 px (points)": delta["effect"]})
+    return rows
+
+
+def verdicts(results_dir: Path) -> list[dict]:
+    size, expected = chosen_size(results_dir), len(common.SEEDS)
+    if size is None:
+        claims = ["(e) FixRes: testing above the train resolution helps (no fine-tune)"]
+        claims += [f"(e) FixRes: a stage-2 fine-tune ({layers}) at the test size beats the same steps at the "
+                   "train size" for layers in LAYERS]
+        return [common.verdict_row(claim, {}, {}, expected=expected) for claim in claims]
+    stage1 = _stage1(results_dir)
+    rows = [common.verdict_row(f"(e) FixRes: testing above the train resolution helps (no fine-tune; {size} px "
+                               f"vs {TRAIN_SIZE} px, size chosen on validation; top-1, points)",
+                               {s: r["at_size"][str(TRAIN_SIZE)]["top1"] for s, r in stage1.items()},
+                               {s: r["at_size"][str(size)]["top1"] for s, r in stage1.items()},
+                               scale=100, expected=expected)]
+    for layers in LAYERS:
+        fixres = {s: r["test"]["top1"] for s, r in _stage2(results_dir, f"fixres{size}_{layers}").items()}
+        control = {s: r["test"]["top1"] for s, r in _stage2(results_dir, f"control{TRAIN_SIZE}_{layers}").items()}
+        rows.append(common.verdict_row(
+            f"(e) FixRes: a stage-2 fine-tune ({layers}) at the test size ({size} px) beats the same steps at the "
+            f"train size ({TRAIN_SIZE} px) (top-1, points)", control, fixres, scale=100, expected=expected))
+    return rows
+
+
+def _cells_measured(results_dir: Path) -> tuple[int, int]:
+    out, names = out_dir(results_dir), [name for name, _, _ in variants()]
+    expected = [out / "dev" / "stage1.json"]
+    expected += [out / "search" / n / f"point{i}.json" for n in names for i in range(len(STAGE2_LRS))]
+    expected += [out / f"seed{s}" / f"{n}.json" for s in common.SEEDS for n in ["stage1", *names]]
+    return sum(p.is_file() for p in expected), len(expected)
+
+
+def section(results_dir: Path | None = None) -> dict:
+    """The page's (e) section and its verdict rows, read only from the stored JSON."""
+    results_dir = Path(results_dir or common.RESULTS_DIR)
+    measured, expected = _cells_measured(results_dir)
+    size = chosen_size(results_dir)
+    rows = verdicts(results_dir)
+    parts = [SECTION_TEXT, f"Cells measured: {measured} of {expected}. Test size chosen on validation: "
+             f"{f'{size} px' if size else 'pending'}.\n",
+             "Stage 1 (trained at 24 px), tested at each size without fine-tuning:\n",
+             markdown_table(_stage1_rows(results_dir)),
+             "Stage 2 (one epoch at the stage-2 size, from the whole stage-1 network), and the control at 24 px:\n",
+             markdown_table(_stage2_rows(results_dir))]
+    parts.extend(f"- {r['claim']}: {r['effect']} → **{r['verdict']}**" for r in rows)
+    return {"markdown": "\n".join(parts) + "\n", "verdicts": rows}
+
+
+SECTION_TEXT = """Fashion-MNIST, resnet18-shaped network (16 filters, ImageNet stem), 8 epochs at 24 px, batch
+128, SGD + momentum 0.9, LR 0.1 with cosine decay and 0.5 warm-up epochs, weight decay 1e-4, BN
+momentum 0.9, with the `imagenet` preset: Inception random-resized crop (area 5-100 %, aspect
+3/4-4/3) + flip when training; resize to size / 0.875 and centre crop at test, as in the FixRes
+paper. Stage 2 (`fixres_finetune`): one epoch (469 steps on the full split) at the stage-2 size
+with the same random-resized-crop preprocessing, cosine from its LR, BN momentum 0.9, starting
+from every stage-1 weight; `classifier_bn` trains the classifier only while BN statistics are
+re-estimated, `all` trains every layer. The control runs the same steps at 24 px. Each variant's
+stage-2 LR is the best of {0.003, 0.01, 0.03} on the 5,000 images held out of train (stage 1 trained
+on the other 55,000, seed 0): 3 points for every variant. The test size of the verdicts is the
+size above 24 px where stage 1 scores best on that validation split. Finals: seeds 0, 1, 2 on all
+60,000 training images, scored on the 10,000 test images; intervals paired over seeds, 95 % Student t.
+"""
 
 
 if __name__ == "__main__":

@@ -1,0 +1,118 @@
+"""(e) FixRes at tiny size: stage 1 with random-resized crops at 24 px, tested at 24-40 px, stage 2
+and its control, the stage-2 LR chosen on the dev split; the script resumes without recomputing
+and its section and verdict rows come from the stored JSON only."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from results_testlib import import_script, make_data_root, run_script, tiny_env
+
+ARGS = ("--seeds", "0,1", "--ft_sizes", "32", "--layers", "all")   # a subset keeps the test short
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("exp_fixres")
+    env = tiny_env(tmp_path, make_data_root(tmp_path / "data"))
+    first = run_script("exp_fixres.py", env, *ARGS)
+    return tmp_path, env, first
+
+
+def load(path):
+    return json.loads(path.read_text())
+
+
+def test_stage1_is_tested_at_every_size_and_stage2_cells_are_stored(finished):
+    tmp_path, _, first = finished
+    out = tmp_path / "results" / "data" / "e_fixres"
+    dev = load(out / "dev" / "stage1.json")
+    assert "/dev/" in dev["settings"]["data"]["data_dir"] and set(dev["at_size"]) == {"24", "28", "32", "40"}
+    data = dev["settings"]["data"]
+    assert data["preprocessing_type"] == "imagenet" and data["train_size"] == 24   # random-resized crop
+    for seed in (0, 1):
+        stage1 = load(out / f"seed{seed}" / "stage1.json")
+        assert stage1["at_size"]["40"]["num_examples"] == 200 and "dev" not in stage1["settings"]["data"]["data_dir"]
+        fixres = load(out / f"seed{seed}" / "fixres32_all.json")
+        control = load(out / f"seed{seed}" / "control24_all.json")
+        assert (fixres["size"], fixres["layers"], control["size"]) == (32, "all", 24)
+        assert fixres["learning_rate"] == load(out / "search" / "fixres32_all" / "point0.json")["hp"]["learning_rate"]
+        assert 0 <= fixres["test"]["top1"] <= 1 and fixres["test"]["num_examples"] == 200
+    assert not (out / "search" / "fixres32_classifier_bn").exists() and not (out / "seed2").exists()
+    assert "[e] seed1 control24_all" in first.stdout
+
+
+def test_a_second_run_reads_the_stored_results_and_trains_nothing(finished):
+    tmp_path, env, _ = finished
+    stored = {p: p.stat().st_mtime_ns for p in (tmp_path / "results").rglob("*.json")}
+    second = run_script("exp_fixres.py", env, *ARGS)
+    assert "eval at step" not in second.stdout + second.stderr and "train:" not in second.stderr
+    assert "[e] seed1 fixres32_all" in second.stdout
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "results").rglob("*.json")} == stored
+
+
+def test_section_of_the_run(finished, monkeypatch):
+    tmp_path, _, _ = finished
+    exp = import_script("exp_fixres")
+    monkeypatch.setattr(exp.common, "SEEDS", (0, 1))
+    results = tmp_path / "results" / "data"
+    section = exp.section(results)
+    size = exp.chosen_size(results)
+    assert size in (28, 32, 40) and f"Test size chosen on validation: {size} px." in section["markdown"]
+    no_finetune, classifier_bn, all_layers = section["verdicts"]
+    assert no_finetune["interval"]["n"] == 2 and no_finetune["verdict"] != "pending"
+    assert classifier_bn["verdict"] == "pending"                   # not run
+    assert (all_layers["verdict"] == "pending") == (size != 32)    # only 32 px was fine-tuned
+    assert "| fixres32_all | 32 | all |" in section["markdown"] and "| 40 |" in section["markdown"]
+
+
+def write(path, value):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(value))
+
+
+def at_sizes(values):
+    return {"at_size": {str(s): {"top1": v} for s, v in zip((24, 28, 32, 40), values)}}
+
+
+def synthetic(root):
+    out = root / "e_fixres"
+    write(out / "dev" / "stage1.json", {"seed": 0, **at_sizes((0.80, 0.82, 0.83, 0.81))})   # 32 px is best
+    for name in ("fixres32_all", "control24_all"):
+        for i, lr in enumerate((0.003, 0.01, 0.03)):
+            write(out / "search" / name / f"point{i}.json", {"hp": {"learning_rate": lr}, "top1": 0.8 + i / 100})
+    for seed, (base, high, fixres, control) in enumerate(((0.80, 0.81, 0.84, 0.82), (0.81, 0.83, 0.85, 0.82),
+                                                           (0.80, 0.83, 0.86, 0.83))):
+        write(out / f"seed{seed}" / "stage1.json", {"seed": seed, **at_sizes((base, base, high, base))})
+        for name, value in (("fixres32_all", fixres), ("control24_all", control)):
+            write(out / f"seed{seed}" / f"{name}.json", {"seed": seed, "test": {"top1": value}})
+
+
+def test_verdicts_are_paired_intervals_and_missing_variants_are_pending(tmp_path):
+    from scipy import stats
+
+    exp = import_script("exp_fixres")
+    assert exp.common.SEEDS == (0, 1, 2)
+    synthetic(tmp_path)
+    section = exp.section(tmp_path)
+    assert exp.chosen_size(tmp_path) == 32
+    no_finetune, classifier_bn, all_layers = section["verdicts"]
+    t = stats.t.ppf(0.975, 2)
+    # 32 px − 24 px without fine-tuning: 0.01, 0.02, 0.03
+    assert no_finetune["interval"]["mean"] == pytest.approx(0.02)
+    assert no_finetune["interval"]["low"] == pytest.approx(0.02 - t * 0.01 / 3 ** 0.5)
+    # fixres32_all − control24_all: 0.02, 0.03, 0.03 (mean 0.0267, std 0.00577) → above 0
+    assert all_layers["interval"]["mean"] == pytest.approx(0.08 / 3)
+    assert all_layers["interval"]["high"] == pytest.approx(0.08 / 3 + t * (1 / 3) ** 0.5 * 0.01 / 3 ** 0.5)
+    assert all_layers["verdict"] == "reproduced" and "32 px" in all_layers["claim"]
+    assert classifier_bn["verdict"] == "pending" and classifier_bn["interval"] is None
+    markdown = section["markdown"]
+    assert "Cells measured: 16 of 52." in markdown
+    assert "| 32 | 83.00 | 3 | 82.33 ± 1.15 |" in markdown
+    assert ("| fixres32_all | 32 | all | **0.03** (0.003: 80.00, 0.01: 81.00, 0.03: 82.00) | 3 | 85.00 ± 1.00 |"
+            in markdown)
+    empty = exp.section(tmp_path / "nothing")
+    assert [v["verdict"] for v in empty["verdicts"]] == ["pending"] * 3
+    assert "Cells measured: 0 of 52." in empty["markdown"]
