@@ -148,9 +148,9 @@ def classifier_config(dataset: str, data_dir: str, model_dir: str, seed: int, ar
     budget = budget.scaled()
     model = model_config("resnet18", num_classes=10, num_filters=budget.num_filters, bn_momentum=0.9,
                          **arm.model)
-    data = DataConfig(dataset_name=dataset, data_dir=data_dir, preprocessing_type="cifar",
-                      train_size=budget.image_size, test_size=test_size or budget.image_size,
-                      deterministic=True, seed=seed, **arm.data)
+    data = DataConfig(**{"dataset_name": dataset, "data_dir": data_dir, "preprocessing_type": "cifar",
+                         "train_size": budget.image_size, "test_size": test_size or budget.image_size,
+                         "deterministic": True, "seed": seed, **arm.data})
     train_settings = dict(batch_size=budget.batch_size, train_epochs=budget.epochs,
                           max_train_steps=budget.max_train_steps, base_learning_rate=learning_rate,
                           learning_rate_decay_type="cosine", lr_warmup_epochs=0.5, weight_decay=weight_decay,
