@@ -326,8 +326,8 @@ def _table(proto: dict, cells: dict, field: str, scale: float, digits: int) -> l
 def verdict_rows(proto: dict, cells: dict) -> list[dict]:
     """Paired (by seed) accuracy differences in points: one row per claim and cell."""
     rows, expected = [], len(proto["seeds"])
-    claims = (("ImageNet pretraining beats random init", "random", "finetune"),
-              ("fine-tuning beats fixed features", "fixed", "finetune"))
+    claims = (("(c) ImageNet pretraining beats random init", "random", "finetune"),
+              ("(d) fine-tuning beats fixed features", "fixed", "finetune"))
     for claim, base, arm in claims:
         for target in proto["targets"]:
             for n in proto["sizes"]["finetune"].get(target, []):
@@ -336,8 +336,8 @@ def verdict_rows(proto: dict, cells: dict) -> list[dict]:
                                          expected=expected)
                 rows.append({**row, "scope": f"{target}, {n}/class", "headline": n == max(proto["sizes"]["finetune"][target])})
     target, n = proto["aux"]
-    for claim, arm in (("L2-SP beats L2 when fine-tuning", "finetune_l2sp"),
-                       ("EMA of the weights helps fine-tuning", "finetune_ema")):
+    for claim, arm in (("(c, d) L2-SP beats L2 when fine-tuning", "finetune_l2sp"),
+                       ("(c, d) EMA of the weights helps fine-tuning", "finetune_ema")):
         row = common.verdict_row(f"{claim} ({target}, {n}/class)", _values(cells, (target, n, "finetune"), "top1"),
                                  _values(cells, (target, n, arm), "top1"), scale=100, unit=" pts", expected=expected)
         rows.append({**row, "scope": f"{target}, {n}/class"})

@@ -94,9 +94,9 @@ def test_section_from_the_tiny_run(tiny_run, exp_transfer):
     md, rows = out["markdown"], {r["claim"].split(" (")[0]: r for r in out["verdicts"]}
     assert "6 of 12 cells measured" in md
     assert f"| {TARGET} | 4 | " in md and f"| {TARGET} | 8 | " in md and "Log-odds" in md
-    pretraining = rows["ImageNet pretraining beats random init"]
+    pretraining = rows["(c) ImageNet pretraining beats random init"]
     assert pretraining["verdict"] == "pending" and pretraining["interval"] is None
-    finetune_vs_fixed = rows["fine-tuning beats fixed features"]
+    finetune_vs_fixed = rows["(d) fine-tuning beats fixed features"]
     cells = tiny_run["results"] / "cells" / TARGET / "n4"
     diffs = [100 * (json.loads((cells / "finetune" / f"seed{s}.json").read_text())["top1"]
                     - json.loads((cells / "fixed" / f"seed{s}.json").read_text())["top1"]) for s in (0, 1)]
@@ -136,14 +136,14 @@ def test_section_paired_intervals_and_pending_on_synthetic_json(tmp_path, exp_tr
     _synthetic(tmp_path / "data", exp_transfer)
     out = exp_transfer.section(tmp_path / "data")
     rows = {r["claim"].split(" (")[0]: r for r in out["verdicts"]}
-    pretraining = rows["ImageNet pretraining beats random init"]["interval"]
+    pretraining = rows["(c) ImageNet pretraining beats random init"]["interval"]
     half = stats.t.ppf(0.975, 2) * 1.0 / math.sqrt(3)              # differences 10, 9, 11 points
     assert pretraining["mean"] * 100 == pytest.approx(10.0)
     assert (pretraining["low"] * 100, pretraining["high"] * 100) == (pytest.approx(10 - half), pytest.approx(10 + half))
-    assert rows["ImageNet pretraining beats random init"]["verdict"] == "reproduced"
-    assert rows["fine-tuning beats fixed features"]["verdict"] == "reproduced"
-    assert rows["EMA of the weights helps fine-tuning"]["verdict"] == "not reproduced"
-    l2sp = rows["L2-SP beats L2 when fine-tuning"]
+    assert rows["(c) ImageNet pretraining beats random init"]["verdict"] == "reproduced"
+    assert rows["(d) fine-tuning beats fixed features"]["verdict"] == "reproduced"
+    assert rows["(c, d) EMA of the weights helps fine-tuning"]["verdict"] == "not reproduced"
+    l2sp = rows["(c, d) L2-SP beats L2 when fine-tuning"]
     assert l2sp["verdict"] == "pending" and l2sp["interval"] is None and "2 of 3" in l2sp["effect"]
     md = out["markdown"]
     assert "14 of 15 cells measured" in md
