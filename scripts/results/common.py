@@ -174,26 +174,66 @@ def settings_dict(config: ExperimentConfig) -> dict:
     return json.loads(json.dumps(dataclasses.asdict(config)))
 
 
-def cached(path: Path, compute: Callable[[], dict]) -> dict:
-    """The stored result at `path`, or compute it, add its wall time and store it."""
+def machine_info() -> str:
+    """The CPU, core count, GPU and versions of the machine that measured a result."""
+    import platform
+
+    import tensorflow as tf
+
+    cpu = "unknown CPU"
+    if os.path.isfile("/proc/cpuinfo"):
+        names = [line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
+    return (f"{os.cpu_count()} CPU cores ({cpu}), {', '.join(gpus) if gpus else 'no GPU'}; Python "
+            f"{platform.python_version()}, TensorFlow {tf.__version__}")
+
+
+def recipe_of(config: ExperimentConfig) -> dict:
+    """The settings that decide a run's result: everything but where it writes."""
+    settings = settings_dict(config)
+    settings["run"] = {k: v for k, v in settings["run"].items() if k not in ("model_dir", "export_dir")}
+    return settings
+
+
+def recipe_tag(recipe: dict) -> str:
+    """A short hash of a recipe: model_dirs keyed by it never resume a run of another recipe."""
+    import hashlib
+
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:8]
+
+
+def cached(path: Path, compute: Callable[[], dict], recipe: dict | None = None) -> dict:
+    """The stored result at `path`, or compute it, add its wall time and machine and store it.
+    With `recipe`, a stored result measured under another recipe is refused (one line), never
+    reused for this one."""
     if path.is_file():
-        return json.loads(path.read_text())
+        stored = json.loads(path.read_text())
+        if recipe is not None and "recipe" in stored and stored["recipe"] != recipe:
+            raise SystemExit(f"{path} was measured under another recipe than the current one; move it "
+                             "(and its model_dir) away to re-measure, or restore the recipe")
+        return stored
     started = time.perf_counter()
     result = compute()
     result["seconds"] = round(time.perf_counter() - started, 2)
     result["finished"] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+    result["machine"] = machine_info()
+    if recipe is not None:
+        result["recipe"] = recipe
     write_json_atomic(str(path), result)
     return result
 
 
 def search(out: Path, grid: Sequence[dict], evaluate: Callable[[dict], dict],
-           metric: str = "top1") -> dict:
+           metric: str = "top1", recipe: Callable[[dict], dict] | None = None) -> dict:
     """Evaluate every grid point (each cached as its own JSON) on validation data; returns
-    {"best": point, "points": [{"hp": point, metric: value, ...}]}. Ties go to the earlier point."""
+    {"best": point, "points": [{"hp": point, metric: value, ...}]}. Ties go to the earlier point.
+    `recipe(hp)`: the full settings of a point, checked against a stored point's."""
     grid = list(grid)[:1] if TINY else list(grid)
     points = []
     for index, hp in enumerate(grid):
-        result = cached(out / f"point{index}.json", lambda hp=hp: {"hp": hp, **evaluate(hp)})
+        result = cached(out / f"point{index}.json", lambda hp=hp: {"hp": hp, **evaluate(hp)},
+                        recipe(hp) if recipe else None)
         if result["hp"] != hp:
             raise SystemExit(f"{out}/point{index}.json was measured for {result['hp']}, not {hp}: "
                              "the grid changed; move that folder away to re-run the search")

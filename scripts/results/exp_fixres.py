@@ -236,7 +236,7 @@ SECTION_TEXT = """Fashion-MNIST, resnet18-shaped network (16 filters, ImageNet s
 128, SGD + momentum 0.9, LR 0.1 with cosine decay and 0.5 warm-up epochs, weight decay 1e-4, BN
 momentum 0.9, with the `imagenet` preset: Inception random-resized crop (area 5-100 %, aspect
 3/4-4/3) + flip when training; resize to size / 0.875 and centre crop at test, as in the FixRes
-paper. Stage 2 (`fixres_finetune`): one epoch (469 steps on the full split) at the stage-2 size
+paper. Stage 2 (`fixres_finetune`): one epoch of the training split at the stage-2 size
 with the same random-resized-crop preprocessing, cosine from its LR, BN momentum 0.9, starting
 from every stage-1 weight; `classifier_bn` trains the classifier only while BN statistics are
 re-estimated, `all` trains every layer. The control runs the same steps at 24 px. Each variant's

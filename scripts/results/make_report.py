@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import platform
 import sys
 from pathlib import Path
 
@@ -45,10 +44,12 @@ python scripts/results/make_report.py                                # rebuild t
 ```
 
 Protocol (`scripts/results/common.py`): every recipe is chosen on a validation split carved from
-the training split (5,000 of the 60,000 images held out, stratified, seed 1234; the candidates
-train on the other 55,000, and the test split is never used to choose), with the same number of grid points for every arm of an experiment. The chosen recipe is then
-trained on the full training split with seeds 0, 1, 2 and scored on the full 10,000-image test
-split. "±" is the sample standard deviation over seeds; an effect is the mean paired difference
+the training split (Fashion-MNIST / MNIST: 5,000 of the 60,000 images held out, stratified, seed
+1234; scikit-learn digits: 25 % of its 1,437 training images), never on the test split. The arms
+that a claim compares get the same number of grid points, with the exceptions each section names
+(ablation arms, EMA, the probe's C grid). The chosen recipe is then trained on the full training
+split (or its N-per-class subsets) with seeds 0, 1, 2 and scored on the full test split (10,000
+images; digits: 360). "±" is the sample standard deviation over seeds; an effect is the mean paired difference
 over seeds with its 95 % Student-t interval. **Verdicts**: *reproduced* when the interval lies
 entirely on the claimed side of zero, *not reproduced* when it lies entirely on the other side,
 *inconclusive* when it contains zero, *pending* until all three seeds of both arms are measured.
@@ -100,14 +101,18 @@ def verdict_table(verdicts: list[dict]) -> str:
                             "verdict": v["verdict"]} for v in verdicts])
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    if os.path.isfile("/proc/cpuinfo"):
-        names = [line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")]
-        cpu = names[0] if names else cpu
-    import tensorflow as tf
-    return (f"{os.cpu_count()} CPU cores ({cpu}), no GPU, shared with other jobs (development while the "
-            f"suite ran); Python {platform.python_version()}, TensorFlow {tf.__version__}")
+def machines() -> str:
+    """The machines that measured the stored results (each result records its own)."""
+    found: dict[str, int] = {}
+    for path in common.RESULTS_DIR.rglob("*.json"):
+        try:
+            payload = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(payload, dict) and "seconds" in payload:
+            name = payload.get("machine", "not recorded (stored before results recorded their machine; measured on the 2-core, no-GPU development machine of these sessions)")
+            found[name] = found.get(name, 0) + 1
+    return "\n".join(f"- {name}: {count} results" for name, count in sorted(found.items())) or "- none yet"
 
 
 def build_page() -> str:
@@ -117,8 +122,10 @@ def build_page() -> str:
 
     body = "\n".join(f"## {title}\n\n{section['markdown']}" for title, section in sections)
     return (f"# Measured results\n\n{INTRO}\n## Verdicts\n\n{verdict_table(verdicts)}\n"
-            f"## Budget\n\nMachine: {machine()}. No GPU was lent to the sessions that ran this suite, so "
-            f"there is no larger-scale GPU section yet.\n\n{budget_table()}\n{body}\n"
+            f"## Budget\n\nMachines that measured the stored results (the development machine, shared with "
+            f"other work while the suite ran, so wall times are upper bounds):\n\n{machines()}\n\nNo GPU "
+            f"was lent to the sessions that ran this suite, so there is no larger-scale GPU section yet.\n\n"
+            f"{budget_table()}\n{body}\n"
             f"## (f) Zero-shot retrieval: softmax vs ArcFace on Fashion-MNIST split by class\n\n"
             f"{section_zeroshot.section()}")
 
