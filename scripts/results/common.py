@@ -166,7 +166,11 @@ def train(config: ExperimentConfig) -> dict:
     """Train (resuming a killed run from its checkpoint) and return the final evaluation."""
     from assembled_cnn.train.runner import run
 
-    metrics = run(config)
+    return numbers(run(config))
+
+
+def numbers(metrics: dict) -> dict:
+    """The numeric entries of an evaluation (what a result JSON stores)."""
     return {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
 
 

@@ -48,10 +48,6 @@ def runs_dir() -> Path:
     return common.RUNS_DIR / OUT
 
 
-def numbers(metrics: dict) -> dict:
-    return {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
-
-
 def variants(ft_sizes=FT_SIZES, layers=LAYERS) -> list[tuple[str, int, str]]:
     """(name, fine-tune size, layers): FixRes at each higher size, and the control at 24 px."""
     return ([(f"fixres{s}_{l}", s, l) for s in ft_sizes for l in layers]
@@ -75,7 +71,7 @@ def stage1(data_dir: str, tag: str, seed: int) -> tuple[object, str, dict]:
 
     def compute() -> dict:
         common.train(config)
-        return {"seed": seed, "at_size": {str(size): numbers(evaluate_at_size(model_dir, config, size, 500))
+        return {"seed": seed, "at_size": {str(size): common.numbers(evaluate_at_size(model_dir, config, size, 500))
                                           for size in TEST_SIZES}, "settings": common.settings_dict(config)}
     result = common.cached(out_dir() / tag / "stage1.json", compute)
     print(f"[e] {tag} stage 1: " + ", ".join(f"{s} px {m['top1']:.4f}" for s, m in result["at_size"].items()),
@@ -89,7 +85,7 @@ def stage2(config, stage1_dir: str, model_dir: str, size: int, layers: str, lr: 
     steps = common.Budget().scaled().max_train_steps   # None at full size: one epoch
     metrics = fixres_finetune(config, stage1_dir, size, epochs=STAGE2_EPOCHS, lr=lr, train_layers=layers,
                               model_dir=model_dir, max_train_steps=steps)
-    return numbers(metrics)
+    return common.numbers(metrics)
 
 
 def chosen_lrs(dev_dir: str, chosen_variants) -> dict[str, float]:

@@ -45,10 +45,6 @@ def runs_dir() -> Path:
     return common.RUNS_DIR / OUT
 
 
-def numbers(metrics: dict) -> dict:
-    return {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
-
-
 # ----------------------------------------------------------------------------- teacher and logits
 
 def teacher(data_dir: str, dev_dir: str) -> dict:
@@ -62,7 +58,7 @@ def teacher(data_dir: str, dev_dir: str) -> dict:
     def compute() -> dict:
         validation = common.train(config)
         on_test = dataclasses.replace(config, data=dataclasses.replace(config.data, data_dir=data_dir))
-        test = numbers(evaluate_at_size(model_dir, on_test, config.data.test_size, batch_size=500))
+        test = common.numbers(evaluate_at_size(model_dir, on_test, config.data.test_size, batch_size=500))
         return {"validation": validation, "test": test,
                 "settings": common.settings_dict(config)}
     result = common.cached(out_dir() / "teacher.json", compute)

@@ -45,6 +45,11 @@ def run_script(name: str, env: dict, *args: str, timeout: float = 600) -> subpro
     return result
 
 
+def load(path: Path):
+    """A stored result JSON."""
+    return json.loads(path.read_text())
+
+
 def import_script(name: str):
     """A results script as a module (they import `common` from their own folder)."""
     import importlib

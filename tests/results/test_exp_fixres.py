@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from results_testlib import import_script, make_data_root, run_script, tiny_env
+from results_testlib import load, import_script, make_data_root, run_script, tiny_env
 
 ARGS = ("--seeds", "0,1", "--ft_sizes", "32", "--layers", "all")   # a subset keeps the test short
 
@@ -19,10 +19,6 @@ def finished(tmp_path_factory):
     env = tiny_env(tmp_path, make_data_root(tmp_path / "data"))
     first = run_script("exp_fixres.py", env, *ARGS)
     return tmp_path, env, first
-
-
-def load(path):
-    return json.loads(path.read_text())
 
 
 def test_stage1_is_tested_at_every_size_and_stage2_cells_are_stored(finished):

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from results_testlib import import_script, make_data_root, run_script, tiny_env
+from results_testlib import load, import_script, make_data_root, run_script, tiny_env
 
 
 @pytest.fixture(scope="module")
@@ -17,10 +17,6 @@ def finished(tmp_path_factory):
     env = tiny_env(tmp_path, make_data_root(tmp_path / "data"))
     first = run_script("exp_kd.py", env, "--seeds", "0")   # one seed keeps the test short
     return tmp_path, env, first
-
-
-def load(path):
-    return json.loads(path.read_text())
 
 
 def test_teacher_logits_and_students_are_stored_with_their_data(finished):
