@@ -22,6 +22,7 @@ grid point per arm) so that tests can run the scripts end to end in seconds.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import os
@@ -228,12 +229,34 @@ def cached(path: Path, compute: Callable[[], dict], recipe: dict | None = None) 
     return result
 
 
+def supersede_if(path: Path, stale: Callable[[dict], bool], why: str = "was measured for other settings") -> Path | None:
+    """Move a stored result that `stale(stored)` rejects to superseded/ beside it (kept, never
+    reused: the next `cached` re-measures); returns where it went."""
+    if not path.is_file() or not stale(json.loads(path.read_text())):
+        return None
+    stamp = time.strftime('%Y%m%dT%H%M%S', time.gmtime())
+    kept = path.parent / "superseded" / f"{path.stem}.{stamp}.json"
+    for copy in itertools.count(1):  # two in the same second keep both
+        if not kept.exists():
+            break
+        kept = kept.with_name(f"{path.stem}.{stamp}.{copy}.json")
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(path, kept)
+    print(f"  {path} {why}; kept as {kept}, re-measuring", flush=True)
+    return kept
+
+
 def search(out: Path, grid: Sequence[dict], evaluate: Callable[[dict], dict],
-           metric: str = "top1", recipe: Callable[[dict], dict] | None = None) -> dict:
+           metric: str = "top1", recipe: Callable[[dict], dict] | None = None,
+           supersede: bool = False) -> dict:
     """Evaluate every grid point (each cached as its own JSON) on validation data; returns
     {"best": point, "points": [{"hp": point, metric: value, ...}]}. Ties go to the earlier point.
-    `recipe(hp)`: the full settings of a point, checked against a stored point's."""
+    `recipe(hp)`: the full settings of a point, checked against a stored point's. A stored point
+    of another setting stops the search, or with `supersede` is moved aside and re-measured."""
     grid = list(grid)[:1] if TINY else list(grid)
+    if supersede:  # every stale point aside first: the folder never mixes old and new settings
+        for index, hp in enumerate(grid):
+            supersede_if(out / f"point{index}.json", lambda stored, hp=hp: stored.get("hp") != hp)
     points = []
     for index, hp in enumerate(grid):
         result = cached(out / f"point{index}.json", lambda hp=hp: {"hp": hp, **evaluate(hp)},

@@ -101,14 +101,38 @@ def chosen_lrs(dev_dir: str, chosen_variants) -> dict[str, float]:
     return chosen
 
 
+def supersede_stale(seeds, chosen_variants, lrs: dict[str, float]) -> None:
+    """Every stored stage 2 measured at another LR / size / layers (the search or the grid
+    changed) goes under superseded/ before any seed re-runs, so no verdict pairs two recipes;
+    `final_seed` re-runs it in a model_dir keyed by its LR, never reusing the old one."""
+    for seed in seeds:
+        for name, size, layers in chosen_variants:
+            common.supersede_if(out_dir() / f"seed{seed}" / f"{name}.json", lambda stored, want=(lrs[name], size, layers):
+                                (stored.get("learning_rate"), stored.get("size"), stored.get("layers")) != want)
+
+
+def restart_if_stage1_lost(tag: str, chosen_variants) -> None:
+    """A seed's stage-2 results all start from one stage 1: when some remain to be measured and
+    the stage-1 checkpoint is gone (runs/ is not committed), the seed's stored results go under
+    superseded/ and the whole seed re-runs from a new stage 1."""
+    import tensorflow as tf
+
+    stored = [out_dir() / tag / f"{name}.json" for name, _, _ in chosen_variants]
+    if all(p.is_file() for p in stored) or tf.train.latest_checkpoint(str(runs_dir() / tag / "stage1")):
+        return
+    for path in (out_dir() / tag / "stage1.json", *stored):
+        common.supersede_if(path, lambda stored: True, why="belongs to a stage 1 whose checkpoint is gone")
+
+
 def final_seed(data_dir: str, seed: int, chosen_variants, lrs: dict[str, float]) -> None:
     tag = f"seed{seed}"
+    restart_if_stage1_lost(tag, chosen_variants)
     config, stage1_dir, _ = stage1(data_dir, tag, seed)
     for name, size, layers in chosen_variants:
-        lr = lrs[name]
-        result = common.cached(out_dir() / tag / f"{name}.json", lambda: {
+        lr, path = lrs[name], out_dir() / tag / f"{name}.json"
+        result = common.cached(path, lambda: {
             "seed": seed, "variant": name, "size": size, "layers": layers, "learning_rate": lr,
-            "test": stage2(config, stage1_dir, str(runs_dir() / tag / name), size, layers, lr)})
+            "test": stage2(config, stage1_dir, str(runs_dir() / tag / f"{name}_lr{lr:g}"), size, layers, lr)})
         print(f"[e] {tag} {name} (lr {lr:g}): test top1={result['test']['top1']:.4f} "
               f"({result['seconds']:.0f} s)", flush=True)
 
@@ -123,7 +147,9 @@ def main(argv=None) -> None:
     data_dir = common.ensure_dataset(DATASET)
     lrs = chosen_lrs(common.dev_split(data_dir, DATASET), chosen_variants)
     print(f"[e] chosen stage-2 learning rates: {lrs}", flush=True)
-    for seed in (int(s) for s in args.seeds.split(",")):
+    seeds = [int(s) for s in args.seeds.split(",")]
+    supersede_stale(seeds, chosen_variants, lrs)
+    for seed in seeds:
         final_seed(data_dir, seed, chosen_variants, lrs)
 
 

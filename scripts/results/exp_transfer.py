@@ -7,8 +7,8 @@ efficientnet_lite0`) transferred to Fashion-MNIST, MNIST and scikit-learn's 8×8
 (converted once, fixed stratified 20 % test split), from 10, 100 and 1000 labelled images per
 class, in three regimes (`assembled_cnn.transfer.study`): fixed features + L-BFGS logistic
 regression (C chosen inside the study on validation carved from the subset), fine-tuning, and
-the same network from random initialisation. Fine-tune and random each get their own LR grid of
-the same size, searched on a validation split carved from train (`common.dev_split`, seed 0),
+the same network from random initialisation. Fine-tune and random each get their own LR ×
+weight-decay grid of the same size, searched on a validation split carved from train (`common.dev_split`, seed 0),
 then run with seeds 0, 1, 2 on the real split and scored on its test split. On Fashion-MNIST
 at 100/class we also compare L2-SP (alpha validated) with plain L2 and EMA of the weights on
 vs off.
@@ -51,6 +51,9 @@ MAX_STEPS = 2 if TINY else None
 BN_MOMENTUM = 0.9                      # short runs: moving statistics must converge
 WEIGHT_DECAY = 4e-5                    # the MobileNet / EfficientNet-Lite ImageNet recipe's
 LR_GRID = {"finetune": (0.003, 0.01, 0.03), "random": (0.03, 0.1, 0.3)}
+# Each trained regime's LR × weight-decay grid (same size for both): the LR points at the
+# recipe's weight decay first, then at 10× it (appended, so earlier search points stay valid).
+WD_GRID = (WEIGHT_DECAY, 10 * WEIGHT_DECAY)
 L2SP_ALPHAS = (0.001, 0.01, 0.1)       # L2-SP: alpha/2·‖w − w0‖², beta = WEIGHT_DECAY on the head
 EMA_DECAY = 0.99
 AUX = (TARGETS[0], 4) if TINY else ("fashion_mnist", 100)   # where L2-SP and EMA are measured
@@ -206,16 +209,18 @@ def _share_test_features(output_dir: Path, label: str, pull: bool) -> None:
 def final_cells(target: str, data_dir: str, arm: str, per_class: int, hp: dict | None) -> dict[int, dict]:
     """The chosen recipe on the real split, seeds 0, 1, 2 (each cached)."""
     results = {}
-    for seed in common.SEEDS:
-        path = out_dir() / "cells" / target / f"n{per_class}" / arm / f"seed{seed}.json"
-        work = runs_dir() / "final" / target / f"n{per_class}" / arm
+    work = runs_dir() / "final" / target / f"n{per_class}" / arm / common.recipe_tag(hp or {})
+    paths = {seed: out_dir() / "cells" / target / f"n{per_class}" / arm / f"seed{seed}.json" for seed in common.SEEDS}
+    for path in paths.values():  # every stale seed aside first: a cell never mixes two recipes
+        common.supersede_if(path, lambda stored: stored.get("hp", {}) != (hp or {}))
+    for seed, path in paths.items():
         results[seed] = common.cached(path, lambda s=seed: run_cell(data_dir, work, arm, per_class, s, hp))
         print(f"  {target} n{per_class} {arm} seed{seed}: top1={results[seed]['top1']:.4f}", flush=True)
     return results
 
 
 def search_grid(regime: str) -> list[dict]:
-    return [{"learning_rate": lr, "weight_decay": WEIGHT_DECAY} for lr in LR_GRID[regime]]
+    return [{"learning_rate": lr, "weight_decay": wd} for wd in WD_GRID for lr in LR_GRID[regime]]
 
 
 def searched(target: str, dev: str, arm: str, per_class: int, grid: list[dict]) -> dict:
@@ -223,11 +228,14 @@ def searched(target: str, dev: str, arm: str, per_class: int, grid: list[dict]) 
     out = out_dir() / "search" / target / f"n{per_class}" / arm
 
     def evaluate(hp: dict, index_of={json.dumps(p, sort_keys=True): i for i, p in enumerate(grid)}) -> dict:
-        work = runs_dir() / "search" / target / f"n{per_class}" / arm / f"p{index_of[json.dumps(hp, sort_keys=True)]}"
+        index = index_of[json.dumps(hp, sort_keys=True)]
+        work = runs_dir() / "search" / target / f"n{per_class}" / arm / f"p{index}_{common.recipe_tag(hp)}"
         cell = run_cell(dev, work, arm, per_class, 0, hp)
         return {k: cell[k] for k in ("top1", "mean_per_class", "num_test", "cell_seconds")}
 
-    return common.search(out, grid, evaluate)["best"]
+    # supersede: a point measured for another setting (the L2-SP grid follows the chosen L2
+    # recipe) is kept under superseded/ and re-measured, never reused.
+    return common.search(out, grid, evaluate, supersede=True)["best"]
 
 
 def trained(target: str, data_dir: str, regime: str) -> None:
@@ -272,6 +280,7 @@ def protocol(targets: tuple[str, ...] = TARGETS) -> dict:
             "epochs": {str(n): epochs(n) for n in sorted({n for v in SIZES.values() for n in v})},
             "batch_size": BATCH_SIZE, "max_train_steps": MAX_STEPS, "bn_momentum": BN_MOMENTUM,
             "lr_grid": {r: list(v) for r, v in LR_GRID.items()}, "weight_decay": WEIGHT_DECAY,
+            "wd_grid": list(WD_GRID),
             "l2sp_alphas": list(L2SP_ALPHAS), "ema_decay": EMA_DECAY, "aux": list(AUX),
             "tiny": TINY, "cpus": os.cpu_count()}
 
@@ -353,7 +362,8 @@ def verdict_rows(proto: dict, cells: dict) -> list[dict]:
 
 def search_lines(results_dir: Path) -> list[str]:
     """Every searched grid point with its validation top-1; the chosen one in bold."""
-    lines = ["| target | labelled / class | arm | grid point: validation top-1 (%) |", "|---|---:|---|---|"]
+    lines = ["| target | labelled / class | arm | grid point: validation top-1 (%) | chosen at the grid's edge in |",
+             "|---|---:|---|---|---|"]
     for folder in sorted((out_dir(results_dir) / "search").glob("*/n*/*")):
         points = [json.loads(p.read_text()) for p in sorted(folder.glob("point*.json"),
                                                               key=lambda p: int(p.stem[5:]))]
@@ -362,8 +372,20 @@ def search_lines(results_dir: Path) -> list[str]:
         best = max(points, key=lambda p: p["top1"])   # ties: the earlier point, as common.search
         text = ", ".join(("**{}: {:.2f}**" if p is best else "{}: {:.2f}").format(_hp_text(p["hp"]), 100 * p["top1"])
                          for p in points)
-        lines.append(f"| {folder.parts[-3]} | {folder.parts[-2][1:]} | {folder.parts[-1]} | {text} |")
+        edges = ", ".join(edge_axes(points, best)) or "–"
+        lines.append(f"| {folder.parts[-3]} | {folder.parts[-2][1:]} | {folder.parts[-1]} | {text} | {edges} |")
     return lines
+
+
+def edge_axes(points: list[dict], best: dict) -> list[str]:
+    """The searched settings whose chosen value is the smallest or largest tried: the optimum
+    may lie beyond the grid there."""
+    axes = []
+    for key, value in best["hp"].items():
+        tried = sorted({p["hp"].get(key) for p in points})
+        if len(tried) > 1 and value in (tried[0], tried[-1]):
+            axes.append(_hp_text({key: value}).split("=")[0])
+    return axes
 
 
 def _hp_text(hp: dict) -> str:
@@ -460,8 +482,9 @@ def _protocol_text(proto: dict) -> str:
             "subset; **finetune**: warm start (ImageNet weights and BN statistics) with a new head; "
             "**random**: the same network and recipe from random initialisation. Trained regimes: SGD + "
             f"momentum 0.9, batch {proto['batch_size']}, cosine LR with 10 % warm-up, BN momentum "
-            f"{proto['bn_momentum']}, epochs ({epochs_text}), weight decay {proto['weight_decay']:g}; each "
-            f"regime's LR from its own grid of the same size ({proto['lr_grid']}), chosen per target and size "
+            f"{proto['bn_momentum']}, epochs ({epochs_text}); each regime's LR × weight decay from its own grid "
+            f"of the same size (LR {proto['lr_grid']} × weight decay "
+            f"{proto.get('wd_grid', [proto['weight_decay']])}), chosen per target and size "
             "on validation carved from train (seed 0), then seeds "
             f"{', '.join(map(str, proto['seeds']))} on the real split. L2-SP: α from {proto['l2sp_alphas']} "
             "(validated; β = the weight decay, on the re-initialised head; no plain decay), the LR of the "

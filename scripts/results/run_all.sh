@@ -20,6 +20,7 @@ step exp_assembled --datasets fashion_mnist --no_ablation
 TRANSFER_STAGES=fixed step exp_transfer                       # fixed features: cheap, all targets
 step exp_kd
 TRANSFER_STAGES=finetune,random,aux TRANSFER_TARGETS=fashion_mnist step exp_transfer
+step exp_assembled --datasets fashion_mnist --convergence_only   # does (a)'s budget converge?
 step exp_fixres
 step exp_assembled --ablation_only
 step exp_assembled --datasets mnist --no_ablation

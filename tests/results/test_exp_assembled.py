@@ -58,3 +58,23 @@ def test_section_and_report_are_built_from_the_stored_json(finished, monkeypatch
     run_script("make_report.py", env)
     page = (tmp_path / "results.md").read_text()
     assert "## Verdicts" in page and fashion[0]["effect"] in page and "pending" in page
+
+
+def test_convergence_check_trains_each_arm_on_validation_under_the_longer_and_larger_budgets(finished, monkeypatch):
+    tmp_path, env, _ = finished
+    searched = {p: p.stat().st_mtime_ns for p in (tmp_path / "results").rglob("point*.json")}
+    run = run_script("exp_assembled.py", env, "--datasets", "fashion_mnist", "--convergence_only")
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "results").rglob("point*.json")} == searched  # LR reused
+    out = tmp_path / "results" / "data" / "a_assembled" / "convergence" / "fashion_mnist"
+    for arm in ("vanilla", "assembled"):
+        for key, size in (("e16_px32", 32), ("e8_px56", 56)):
+            stored = json.loads((out / arm / f"{key}.json").read_text())
+            assert stored["arm"] == arm and 0.0 <= stored["validation"]["top1"] <= 1.0
+            assert stored["recipe"]["data"]["train_size"] == size and "/dev/" in stored["recipe"]["data"]["data_dir"]
+    assert "[a] convergence fashion_mnist assembled 8 epochs, 56 px" in run.stdout
+    exp = import_script("exp_assembled")
+    monkeypatch.setattr(exp.common, "SEEDS", (0, 1))
+    rows = exp._convergence_rows(tmp_path / "results" / "data", "fashion_mnist")
+    assert [r["arm"] for r in rows] == ["vanilla", "assembled"]
+    assert all("pending" not in str(value) for row in rows for value in row.values())
+    assert "Does the common budget converge?" in exp.section(tmp_path / "results" / "data")["markdown"]

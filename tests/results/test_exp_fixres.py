@@ -112,3 +112,55 @@ def test_verdicts_are_paired_intervals_and_missing_variants_are_pending(tmp_path
     empty = exp.section(tmp_path / "nothing")
     assert [v["verdict"] for v in empty["verdicts"]] == ["pending"] * 3
     assert "Cells measured: 0 of 52." in empty["markdown"]
+
+
+def test_a_stage2_measured_at_another_lr_is_kept_aside_and_re_run(tmp_path, monkeypatch):
+    fixres = import_script("exp_fixres")
+    monkeypatch.setattr(fixres.common, "RESULTS_DIR", tmp_path / "data")
+    monkeypatch.setattr(fixres.common, "RUNS_DIR", tmp_path / "runs")
+    monkeypatch.setattr(fixres, "stage1", lambda data_dir, tag, seed: (None, "stage1_dir", {}))
+    model_dirs: list = []
+
+    def fake_stage2(config, stage1_dir, model_dir, size, layers, lr):
+        model_dirs.append(model_dir)
+        return {"top1": lr}
+
+    monkeypatch.setattr(fixres, "stage2", fake_stage2)
+    variants = [("ft32_all", 32, "all")]
+    fixres.final_seed("d", 0, variants, {"ft32_all": 0.01})
+    fixres.supersede_stale([0], variants, {"ft32_all": 0.01})  # the stored one is current: kept
+    fixres.final_seed("d", 0, variants, {"ft32_all": 0.01})
+    assert len(model_dirs) == 1  # stored and reused
+    fixres.supersede_stale([0], variants, {"ft32_all": 0.03})
+    fixres.final_seed("d", 0, variants, {"ft32_all": 0.03})
+    assert len(model_dirs) == 2 and model_dirs[1] != model_dirs[0]
+    stored = json.loads((tmp_path / "data" / fixres.OUT / "seed0" / "ft32_all.json").read_text())
+    assert stored["learning_rate"] == 0.03 and stored["test"]["top1"] == 0.03
+    assert len(list((tmp_path / "data" / fixres.OUT / "seed0" / "superseded").glob("ft32_all.*.json"))) == 1
+
+
+def test_a_seed_whose_stage1_checkpoint_is_gone_re_runs_whole(tmp_path, monkeypatch):
+    import tensorflow as tf
+
+    fixres = import_script("exp_fixres")
+    monkeypatch.setattr(fixres.common, "RESULTS_DIR", tmp_path / "data")
+    monkeypatch.setattr(fixres.common, "RUNS_DIR", tmp_path / "runs")
+    seed_dir = tmp_path / "data" / fixres.OUT / "seed2"
+    seed_dir.mkdir(parents=True)
+    for name in ("stage1", "a"):
+        (seed_dir / f"{name}.json").write_text(json.dumps({"seed": 2, "name": name}))
+    variants = [("a", 28, "all"), ("b", 32, "all")]
+    stage1_dir = tmp_path / "runs" / fixres.OUT / "seed2" / "stage1"
+    assert fixres.runs_dir() / "seed2" / "stage1" == stage1_dir
+    stage1_dir.mkdir(parents=True)
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(v=tf.Variable(1.0)), str(stage1_dir), 1)
+    manager.save()
+    fixres.restart_if_stage1_lost("seed2", variants)   # checkpoint there: "b" can start from it
+    assert sorted(p.name for p in seed_dir.glob("*.json")) == ["a.json", "stage1.json"]
+    for path in stage1_dir.iterdir():
+        path.unlink()
+    fixres.restart_if_stage1_lost("seed2", variants[:1])   # nothing left to measure: kept
+    assert sorted(p.name for p in seed_dir.glob("*.json")) == ["a.json", "stage1.json"]
+    fixres.restart_if_stage1_lost("seed2", variants)   # "b" needs a stage 1 that is gone: all aside
+    assert list(seed_dir.glob("*.json")) == []
+    assert sorted(p.name.split(".")[0] for p in (seed_dir / "superseded").glob("*.json")) == ["a", "stage1"]

@@ -157,3 +157,38 @@ def test_section_with_no_results_is_all_pending(tmp_path, exp_transfer):
     assert out["verdicts"] and all(r["verdict"] == "pending" and r["interval"] is None for r in out["verdicts"])
     assert "0 of " in out["markdown"] and "pending" in out["markdown"]
     assert not (tmp_path / "cd_transfer.png").exists()
+
+
+def test_final_cells_re_measure_when_the_search_chooses_another_recipe(tmp_path, exp_transfer, monkeypatch):
+    """A stored final of another grid point (the grid grew and chose differently) is kept aside
+    and re-measured in a model_dir of its own, never reused for the new recipe."""
+    monkeypatch.setattr(exp_transfer.common, "RESULTS_DIR", tmp_path / "data")
+    monkeypatch.setattr(exp_transfer.common, "RUNS_DIR", tmp_path / "runs")
+    work_dirs: list = []
+
+    cell_dir = tmp_path / "data" / "cd_transfer" / "cells" / "t" / "n10" / "finetune"
+
+    def fake_cell(data_dir, output_dir, regime, per_class, seed, hp):
+        stored = [json.loads(p.read_text())["hp"] for p in cell_dir.glob("seed*.json")]
+        assert all(h == hp for h in stored), "a cell mixes two recipes while it is re-measured"
+        work_dirs.append(output_dir)
+        return {"top1": hp["learning_rate"], "hp": hp, "arm": regime, "per_class": per_class}
+
+    monkeypatch.setattr(exp_transfer, "run_cell", fake_cell)
+    old, new = {"learning_rate": 0.01, "weight_decay": 4e-5}, {"learning_rate": 0.03, "weight_decay": 4e-4}
+    exp_transfer.final_cells("t", "d", "finetune", 10, old)
+    again = exp_transfer.final_cells("t", "d", "finetune", 10, old)
+    assert len(work_dirs) == len(exp_transfer.common.SEEDS) and again[0]["top1"] == 0.01  # reused
+    changed = exp_transfer.final_cells("t", "d", "finetune", 10, new)
+    assert all(cell["top1"] == 0.03 for cell in changed.values())
+    assert work_dirs[-1] != work_dirs[0]  # the new recipe never resumes the old one's checkpoints
+    kept = list((tmp_path / "data" / "cd_transfer" / "cells" / "t" / "n10" / "finetune" / "superseded").glob("*.json"))
+    assert len(kept) == len(exp_transfer.common.SEEDS)
+
+
+def test_edge_axes_name_the_settings_chosen_at_the_end_of_their_range(exp_transfer):
+    points = [{"hp": {"learning_rate": lr, "weight_decay": wd}} for wd in (4e-5, 4e-4) for lr in (0.03, 0.1, 0.3)]
+    assert exp_transfer.edge_axes(points, points[0]) == ["lr", "wd"]      # lr 0.03 and wd 4e-5: both ends
+    assert exp_transfer.edge_axes(points, points[4]) == ["wd"]            # lr 0.1 inside, wd 4e-4 an end
+    single = [{"hp": {"learning_rate": 0.01, "l2sp_alpha": a}} for a in (0.001, 0.01, 0.1)]
+    assert exp_transfer.edge_axes(single, single[1]) == []                # one lr only: not an axis

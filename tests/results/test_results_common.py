@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -70,3 +71,51 @@ def test_dev_split_holds_out_a_stratified_part_of_train_and_never_the_test_split
     expected = np.bincount(source_labels, minlength=10) * len(val_labels) / 400
     assert np.all(np.abs(np.bincount(val_labels, minlength=10) - expected) <= 1.5)
     assert common.dev_split(str(root / "fashion_mnist"), "fashion_mnist") == dev  # reused, not rebuilt
+
+
+def _counting_evaluate(calls: list):
+    def evaluate(hp: dict) -> dict:
+        calls.append(dict(hp))
+        return {"top1": hp["lr"] / 10}
+    return evaluate
+
+
+def test_search_reuses_stored_points_and_refuses_a_changed_grid(tmp_path, monkeypatch):
+    monkeypatch.setattr(common, "TINY", False)
+    calls: list = []
+    first = common.search(tmp_path, [{"lr": 1}, {"lr": 3}], _counting_evaluate(calls))
+    assert first["best"] == {"lr": 3} and len(calls) == 2
+    again = common.search(tmp_path, [{"lr": 1}, {"lr": 3}, {"lr": 2}], _counting_evaluate(calls))
+    assert calls[2:] == [{"lr": 2}] and again["best"] == {"lr": 3}  # only the appended point ran
+    with pytest.raises(SystemExit, match="grid changed"):
+        common.search(tmp_path, [{"lr": 5}], _counting_evaluate(calls))
+
+
+def test_search_with_supersede_keeps_a_stale_point_aside_and_re_measures_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(common, "TINY", False)
+    calls: list = []
+    common.search(tmp_path, [{"lr": 1}, {"lr": 4}], _counting_evaluate(calls))
+
+    def evaluate_once_stale_points_are_gone(hp: dict) -> dict:
+        stored = [json.loads(p.read_text())["hp"] for p in tmp_path.glob("point*.json")]
+        assert all(h in ({"lr": 5}, {"lr": 3}) for h in stored), "old and new points side by side"
+        return _counting_evaluate(calls)(hp)
+
+    result = common.search(tmp_path, [{"lr": 5}, {"lr": 3}], evaluate_once_stale_points_are_gone, supersede=True)
+    assert calls[2:] == [{"lr": 5}, {"lr": 3}] and result["best"] == {"lr": 5}
+    kept = list((tmp_path / "superseded").glob("point0.*.json"))
+    assert len(kept) == 1 and '"lr": 1' in kept[0].read_text()  # the old measurement is kept
+    assert len(list((tmp_path / "superseded").glob("point1.*.json"))) == 1
+    assert sorted(p.name for p in tmp_path.glob("point*.json")) == ["point0.json", "point1.json"]
+
+
+def test_supersede_if_leaves_a_current_result_alone(tmp_path):
+    path = tmp_path / "seed0.json"
+    assert common.supersede_if(path, lambda stored: True) is None  # nothing stored
+    path.write_text('{"hp": {"lr": 1}}')
+    assert common.supersede_if(path, lambda stored: stored["hp"] != {"lr": 1}) is None and path.is_file()
+    kept = common.supersede_if(path, lambda stored: stored["hp"] != {"lr": 2})
+    assert kept is not None and kept.parent.name == "superseded" and not path.exists()
+    path.write_text('{"hp": {"lr": 3}}')   # superseded again within the same second: both kept
+    again = common.supersede_if(path, lambda stored: True)
+    assert again != kept and {json.loads(p.read_text())["hp"]["lr"] for p in kept.parent.iterdir()} == {1, 3}
