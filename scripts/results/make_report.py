@@ -70,25 +70,34 @@ def load_section(module_name: str) -> dict:
     return module.section(common.RESULTS_DIR)
 
 
-def compute_seconds(folder: str) -> tuple[float, int]:
-    """Summed wall time of every stored result under the experiment's folder, and their count."""
-    total, count = 0.0, 0
-    for path in (common.RESULTS_DIR / folder).rglob("*.json"):
+def stored_results(root: Path, superseded: bool = False):
+    """(path, payload) of every stored result under `root` that records its wall time; those kept
+    under superseded/ (measured for a recipe since replaced) only when `superseded`."""
+    for path in sorted(root.rglob("*.json")):
+        if ("superseded" in path.relative_to(root).parts) != superseded:
+            continue
         try:
             payload = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
         if isinstance(payload, dict) and isinstance(payload.get("seconds"), (int, float)):
-            total, count = total + float(payload["seconds"]), count + 1
-    return total, count
+            yield path, payload
+
+
+def compute_seconds(folder: str, superseded: bool = False) -> tuple[float, int]:
+    """Summed wall time of the stored results under the experiment's folder, and their count."""
+    found = [float(payload["seconds"]) for _, payload in stored_results(common.RESULTS_DIR / folder, superseded)]
+    return sum(found), len(found)
 
 
 def budget_table() -> str:
     rows = []
     for _, folder, title in EXPERIMENTS:
         seconds, count = compute_seconds(folder)
+        old_seconds, old_count = compute_seconds(folder, superseded=True)
         rows.append({"experiment": title.split(":")[0], "stored results": count,
-                     "compute (min, summed wall time)": f"{seconds / 60:.1f}"})
+                     "compute (min, summed wall time)": f"{seconds / 60:.1f}",
+                     "superseded (kept, not reported)": f"{old_count} ({old_seconds / 60:.1f} min)"})
     return markdown_table(rows)
 
 
@@ -104,14 +113,9 @@ def verdict_table(verdicts: list[dict]) -> str:
 def machines() -> str:
     """The machines that measured the stored results (each result records its own)."""
     found: dict[str, int] = {}
-    for path in common.RESULTS_DIR.rglob("*.json"):
-        try:
-            payload = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        if isinstance(payload, dict) and "seconds" in payload:
-            name = payload.get("machine", "not recorded (stored before results recorded their machine; measured on the 2-core, no-GPU development machine of these sessions)")
-            found[name] = found.get(name, 0) + 1
+    for _, payload in stored_results(common.RESULTS_DIR):
+        name = payload.get("machine", "not recorded (stored before results recorded their machine; measured on the 2-core, no-GPU development machine of these sessions)")
+        found[name] = found.get(name, 0) + 1
     return "\n".join(f"- {name}: {count} results" for name, count in sorted(found.items())) or "- none yet"
 
 

@@ -119,3 +119,14 @@ def test_supersede_if_leaves_a_current_result_alone(tmp_path):
     path.write_text('{"hp": {"lr": 3}}')   # superseded again within the same second: both kept
     again = common.supersede_if(path, lambda stored: True)
     assert again != kept and {json.loads(p.read_text())["hp"]["lr"] for p in kept.parent.iterdir()} == {1, 3}
+
+
+def test_the_budget_table_and_machines_leave_superseded_results_out(tmp_path, monkeypatch):
+    report = import_script("make_report")
+    monkeypatch.setattr(report.common, "RESULTS_DIR", tmp_path)
+    (tmp_path / "a_assembled" / "superseded").mkdir(parents=True)
+    (tmp_path / "a_assembled" / "seed0.json").write_text(json.dumps({"seconds": 60, "machine": "m1"}))
+    (tmp_path / "a_assembled" / "superseded" / "seed0.1.json").write_text(json.dumps({"seconds": 120, "machine": "m2"}))
+    row = next(line for line in report.budget_table().splitlines() if line.startswith("| (a)"))
+    assert row.split("|")[2:5] == [" 1 ", " 1.0 ", " 1 (2.0 min) "]
+    assert report.machines() == "- m1: 1 results"
