@@ -1,17 +1,15 @@
-"""Every preset of the zoo through every converted format, at tiny width: does it export, and does
-the float export agree with Keras?
+"""Every preset of the zoo through every export format, at tiny width: does it export, and does
+the export agree with Keras? Prints the table of docs/deployment.md ("Every preset").
 
-    python benchmarks/export_zoo.py [--models a,b] [--size 32] [--json out.json]
+    python benchmarks/export_zoo.py [--models a,b] [--size 32] [--workers 2] [--json out.json]
 
-Each preset is built with random weights (ResNets num_filters=8, MobileNets / EfficientNet-Lite
-width 0.25, 10 classes, 32 px), BN folded, written as TFLite float32, TFLite int8 (calibrated on
-8 random images: conversion only, agreement is meaningless without trained weights) and ONNX.
-Float exports are compared with the Keras model on 8 random images (max |Δlogit| relative).
-A format that cannot be written gets its one-line reason in the table.
-
-The test suite (tests/deploy/test_zoo_exports.py) exports every layer type of these presets,
-trained briefly on real Fashion-MNIST so that int8 agreement means something, but not every
-preset at its own depth: the deep ones take minutes each here, so they are this script's job.
+Each preset at its own depth (ResNets num_filters=8, MobileNets / EfficientNet-Lite width 0.25,
+10 classes, 32 px, random weights) goes through `assembled_cnn.deploy.zoo`: SavedModel, TFLite
+float32, TFLite int8 (calibrated on the same 8 images: random weights, so only "it runs, finite")
+and ONNX, each loaded back and compared with the Keras model (max |Δlogit| relative).
+A format that cannot be written gets its one-line reason in the table. The test suite asserts
+the same on real images (tests/deploy/test_every_preset_exports.py); this script adds the
+per-preset seconds (two presets convert at a time with --workers 2, so they overlap).
 """
 
 from __future__ import annotations
@@ -19,56 +17,30 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from assembled_cnn.deploy import check, convert, data, runtime  # noqa: E402
-from assembled_cnn.nets import build_model, fold_batch_norm, list_models  # noqa: E402
-
-
-def tiny(name: str, size: int):
-    width = dict(num_filters=8) if "resnet" in name else dict(width_multiplier=0.25)
-    return build_model(name, num_classes=10, input_size=size, **width)
-
-
-def one_format(model, served, fmt: str, images: np.ndarray, folder: str) -> str:
-    shape = tuple(images.shape[1:])
-    try:
-        if fmt == "onnx":
-            blob = convert.to_onnx(served, shape)
-        else:
-            calibration = data.representative_dataset(images) if fmt == "tflite_int8" else None
-            blob = convert.to_tflite(served, shape, calibration)
-    except convert.ConversionError as error:
-        return f"fails: {error}"
-    path = os.path.join(folder, f"{model.name}.{'onnx' if fmt == 'onnx' else 'tflite'}")
-    with open(path, "wb") as handle:
-        handle.write(blob)
-    if fmt == "tflite_int8":
-        return f"ok ({len(blob) / 1024:.0f} KiB)"
-    result = check.compare(model(images, training=False).numpy(), runtime.load_export(path).logits(images),
-                           None, quantized=False)
-    return f"{'ok' if result['passed'] else 'MISMATCH'} ({result['max_rel_diff_logits']:.1e})"
+from assembled_cnn.deploy import zoo  # noqa: E402
+from assembled_cnn.nets import list_models  # noqa: E402
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default=",".join(list_models()))
     parser.add_argument("--size", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     images = np.random.default_rng(0).normal(0, 60, (8, args.size, args.size, 3)).astype(np.float32)
-    formats, table = ("tflite", "tflite_int8", "onnx"), {}
-    print("| preset | " + " | ".join(formats) + " |\n|---|" + "---|" * len(formats))
-    for name in [n for n in args.models.split(",") if n]:
-        model = tiny(name, args.size)
-        served = fold_batch_norm(model)
-        with tempfile.TemporaryDirectory() as folder:
-            table[name] = {fmt: one_format(model, served, fmt, images, folder) for fmt in formats}
-        print(f"| {name} | " + " | ".join(table[name][f] for f in formats) + " |", flush=True)
+    formats = zoo.FORMATS
+    print("| preset | " + " | ".join(formats) + " | seconds |\n|---|" + "---|" * (len(formats) + 1))
+    table = zoo.export_presets([n for n in args.models.split(",") if n], images, formats, args.workers)
+    for name in table:
+        seconds = sum(r["seconds"] for r in table[name].values())
+        print(f"| {name} | " + " | ".join(zoo.cell(table[name][f]) for f in formats) + f" | {seconds:.0f} |",
+              flush=True)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
             json.dump(table, handle, indent=2)

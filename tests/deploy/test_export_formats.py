@@ -4,7 +4,6 @@ Fashion-MNIST): the export check, int8 top-1 agreement, predict on every format,
 import json
 import os
 
-import numpy as np
 import pytest
 
 from assembled_cnn import export, predict

@@ -7,9 +7,8 @@ Big-Little, ResNet-D, DropBlock, pooling, padding, block type...), not the knobs
 it (depth, width, channel ratios, numeric BN / SE / init settings: `SCALING_FIELDS`). The cases
 below plus the demo's network (exported through the CLI in test_export_formats.py) exercise every
 layer type of every registry preset, per architecture; `test_every_registry_preset_is_covered`
-fails when a preset brings a new one. Every preset at its own depth is exported by
-`benchmarks/export_zoo.py`: the deep ones take minutes each on two cores (assemble_resnet152's
-three conversions ~3 min), too long for the suite.
+fails when a preset brings a new one. Every preset at its own depth (random weights, so float
+agreement and a running int8 model) is test_every_preset_exports.py's job.
 
 Random weights would make the int8 check say nothing (a random network's class signal is a small
 part of its features, so any quantisation noise flips its top-1), so each case is trained first:
