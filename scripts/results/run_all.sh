@@ -16,12 +16,12 @@ step() {
   "$PY" "scripts/results/$1.py" "${@:2}"
   echo "[run_all] $* : $(( $(date +%s) - start )) s" | tee -a "$RUNS/wall_times.txt"
 }
-step exp_assembled --datasets fashion_mnist --no_ablation
+step exp_fixres                                               # (e): nearly done, short
+step exp_assembled --datasets fashion_mnist --no_ablation     # (a) at the demo's 56 px
+step exp_assembled --datasets fashion_mnist --convergence_only   # does (a)'s budget converge?
 TRANSFER_STAGES=fixed step exp_transfer                       # fixed features: cheap, all targets
 step exp_kd
 TRANSFER_STAGES=finetune,random,aux TRANSFER_TARGETS=fashion_mnist step exp_transfer
-step exp_assembled --datasets fashion_mnist --convergence_only   # does (a)'s budget converge?
-step exp_fixres
 step exp_assembled --ablation_only
 step exp_assembled --datasets mnist --no_ablation
 step exp_transfer                                             # MNIST and digits fine-tuning

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from results_testlib import import_script, make_data_root, run_script, tiny_env
@@ -32,6 +33,9 @@ def test_every_cell_is_stored_with_its_test_score_and_75_corruption_errors(finis
     assembled = json.loads((out / "fashion_mnist" / "assembled" / "seed0.json").read_text())["settings"]
     assert assembled["data"]["autoaugment_type"] == "good" and assembled["model"]["use_sk_block"]
     assert assembled["data"]["data_dir"].endswith("fashion_mnist") and "dev" not in assembled["data"]["data_dir"]
+    assert assembled["data"]["train_size"] == 56 and assembled["data"]["test_size"] == 56  # the demo's budget
+    corrupted = np.load(tmp_path / "runs" / "corrupted" / "fashion_mnist_px56" / "fog.npy", mmap_mode="r")
+    assert corrupted.shape[0] == 5 and corrupted.shape[2:] == (56, 56, 3)  # corrupted at the models' size
     search = json.loads((out / "search" / "fashion_mnist" / "vanilla" / "point0.json").read_text())
     assert "/dev/" in search["settings"]["data"]["data_dir"]  # chosen on held-out train, not on test
     assert "[a] fashion_mnist assembled seed1" in first.stdout
@@ -67,14 +71,14 @@ def test_convergence_check_trains_each_arm_on_validation_under_the_longer_and_la
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "results").rglob("point*.json")} == searched  # LR reused
     out = tmp_path / "results" / "data" / "a_assembled" / "convergence" / "fashion_mnist"
     for arm in ("vanilla", "assembled"):
-        for key, size in (("e16_px32", 32), ("e8_px56", 56)):
+        for key, size in (("e16_px56", 56),):
             stored = json.loads((out / arm / f"{key}.json").read_text())
             assert stored["arm"] == arm and 0.0 <= stored["validation"]["top1"] <= 1.0
             assert stored["recipe"]["data"]["train_size"] == size and "/dev/" in stored["recipe"]["data"]["data_dir"]
-    assert "[a] convergence fashion_mnist assembled 8 epochs, 56 px" in run.stdout
+    assert "[a] convergence fashion_mnist assembled 16 epochs, 56 px" in run.stdout
     exp = import_script("exp_assembled")
     monkeypatch.setattr(exp.common, "SEEDS", (0, 1))
-    rows = exp._convergence_rows(tmp_path / "results" / "data", "fashion_mnist")
+    rows = exp._convergence_rows(tmp_path / "results" / "data" / exp.OUT, "fashion_mnist")
     assert [r["arm"] for r in rows] == ["vanilla", "assembled"]
     assert all("pending" not in str(value) for row in rows for value in row.values())
     assert "Does the common budget converge?" in exp.section(tmp_path / "results" / "data")["markdown"]
