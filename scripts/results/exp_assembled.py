@@ -197,7 +197,10 @@ def convergence(dataset: str, data_dir: str, rates: dict[str, float]) -> None:
             recipe = common.recipe_of(build())
             key = f"e{budget.epochs:g}_px{budget.image_size}"
             folder = common.RUNS_DIR / OUT / "convergence" / dataset / arm.name / f"{key}_{common.recipe_tag(recipe)}"
-            result = common.cached(out_dir() / "convergence" / dataset / arm.name / f"{key}.json", lambda b=build, f=folder: {
+            path = out_dir() / "convergence" / dataset / arm.name / f"{key}.json"
+            # the arm's chosen LR (or recipe) changed since: keep the old run aside, measure again
+            common.supersede_if(path, lambda stored, recipe=recipe: stored.get("recipe") != recipe)
+            result = common.cached(path, lambda b=build, f=folder: {
                 "arm": arm.name, "budget": label, "learning_rate": rates[arm.name],
                 "validation": common.train(b(str(f)))}, recipe)
             print(f"[a] convergence {dataset} {arm.name} {label}: validation top1="

@@ -11,10 +11,14 @@ PY=${PYTHON:-.venv/bin/python}
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
 RUNS=${RUNS_DIR:-runs/results}
 mkdir -p "$RUNS"
+FAILED=()
+# A step that fails is logged and the queue goes on (the others' results still count); the
+# script exits 1 at the end, naming it.
 step() {
-  local start; start=$(date +%s)
-  "$PY" "scripts/results/$1.py" "${@:2}"
-  echo "[run_all] $* : $(( $(date +%s) - start )) s" | tee -a "$RUNS/wall_times.txt"
+  local start status=0; start=$(date +%s)
+  "$PY" "scripts/results/$1.py" "${@:2}" || status=$?
+  echo "[run_all] $* : $(( $(date +%s) - start )) s, exit $status" | tee -a "$RUNS/wall_times.txt"
+  if (( status != 0 )); then FAILED+=("$*"); fi
 }
 step exp_fixres                                               # (e): nearly done, short
 step exp_assembled --datasets fashion_mnist --no_ablation     # (a) at the demo's 56 px
@@ -26,3 +30,7 @@ step exp_assembled --ablation_only
 step exp_assembled --datasets mnist --no_ablation
 step exp_transfer                                             # MNIST and digits fine-tuning
 "$PY" scripts/results/make_report.py
+if (( ${#FAILED[@]} )); then
+  printf '[run_all] failed: %s\n' "${FAILED[@]}" >&2
+  exit 1
+fi

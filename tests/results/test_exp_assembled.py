@@ -82,3 +82,20 @@ def test_convergence_check_trains_each_arm_on_validation_under_the_longer_and_la
     assert [r["arm"] for r in rows] == ["vanilla", "assembled"]
     assert all("pending" not in str(value) for row in rows for value in row.values())
     assert "Does the common budget converge?" in exp.section(tmp_path / "results" / "data")["markdown"]
+
+
+def test_a_convergence_run_at_a_since_changed_lr_is_kept_aside_and_re_run(tmp_path, monkeypatch):
+    exp = import_script("exp_assembled")
+    monkeypatch.setattr(exp.common, "RESULTS_DIR", tmp_path / "data")
+    monkeypatch.setattr(exp.common, "RUNS_DIR", tmp_path / "runs")
+    monkeypatch.setattr(exp.common, "dev_split", lambda data_dir, dataset: f"{data_dir}/dev")
+    trained = []
+    monkeypatch.setattr(exp.common, "train", lambda config: trained.append(config.train.base_learning_rate) or {"top1": 0.5})
+    exp.convergence("fashion_mnist", "d", {"vanilla": 0.1, "assembled": 0.2})
+    exp.convergence("fashion_mnist", "d", {"vanilla": 0.1, "assembled": 0.2})   # stored: nothing trains
+    assert sorted(trained) == [0.1, 0.2]
+    exp.convergence("fashion_mnist", "d", {"vanilla": 0.1, "assembled": 0.4})   # no SystemExit: re-measured
+    assert sorted(trained) == [0.1, 0.2, 0.4]
+    folder = tmp_path / "data" / exp.OUT / "convergence" / "fashion_mnist" / "assembled"
+    assert json.loads((folder / "e16_px56.json").read_text())["learning_rate"] == 0.4
+    assert len(list((folder / "superseded").glob("e16_px56.*.json"))) == 1
