@@ -53,14 +53,17 @@ def test_section_of_the_run(finished, monkeypatch):
     tmp_path, _, _ = finished
     exp = import_script("exp_fixres")
     monkeypatch.setattr(exp.common, "SEEDS", (0, 1))
+    monkeypatch.setattr(exp.common, "TINY", True)   # the run's searches are one point each
     results = tmp_path / "results" / "data"
     section = exp.section(results)
     size = exp.chosen_size(results)
-    assert size in (28, 32, 40) and f"Test size chosen on validation: {size} px." in section["markdown"]
+    assert size in (28, 32, 40) and f"Test size chosen on validation: {size} px without" in section["markdown"]
+    assert exp.stage2_size(results, "all") == 32 and exp.stage2_size(results, "classifier_bn") is None
+    assert "for stage 2: classifier_bn pending, all 32 px." in section["markdown"]
     no_finetune, classifier_bn, all_layers = section["verdicts"]
     assert no_finetune["interval"]["n"] == 2 and no_finetune["verdict"] != "pending"
     assert classifier_bn["verdict"] == "pending"                   # not run
-    assert (all_layers["verdict"] == "pending") == (size != 32)    # only 32 px was fine-tuned
+    assert all_layers["verdict"] != "pending" and "(32 px, chosen on stage-2 validation)" in all_layers["claim"]
     assert "| fixres32_all | 32 | all |" in section["markdown"] and "| 40 |" in section["markdown"]
 
 
@@ -77,8 +80,10 @@ def synthetic(root):
     out = root / "e_fixres"
     write(out / "dev" / "stage1.json", {"seed": 0, **at_sizes((0.80, 0.82, 0.83, 0.81))})   # 32 px is best
     for name in ("fixres32_all", "control24_all"):
-        for i, lr in enumerate((0.003, 0.01, 0.03)):
-            write(out / "search" / name / f"point{i}.json", {"hp": {"learning_rate": lr}, "top1": 0.8 + i / 100})
+        for i, (lr, top1) in enumerate(zip((0.003, 0.01, 0.03, 0.1), (0.80, 0.81, 0.82, 0.815))):
+            write(out / "search" / name / f"point{i}.json", {"hp": {"learning_rate": lr}, "top1": top1})
+    for i, lr in enumerate((0.003, 0.01, 0.03)):   # incomplete search: 40 px is not a candidate yet
+        write(out / "search" / "fixres40_all" / f"point{i}.json", {"hp": {"learning_rate": lr}, "top1": 0.9})
     for seed, (base, high, fixres, control) in enumerate(((0.80, 0.81, 0.84, 0.82), (0.81, 0.83, 0.85, 0.82),
                                                            (0.80, 0.83, 0.86, 0.83))):
         write(out / f"seed{seed}" / "stage1.json", {"seed": seed, **at_sizes((base, base, high, base))})
@@ -105,13 +110,14 @@ def test_verdicts_are_paired_intervals_and_missing_variants_are_pending(tmp_path
     assert all_layers["verdict"] == "reproduced" and "32 px" in all_layers["claim"]
     assert classifier_bn["verdict"] == "pending" and classifier_bn["interval"] is None
     markdown = section["markdown"]
-    assert "Cells measured: 16 of 52." in markdown
+    assert "Cells measured: 21 of 60." in markdown
     assert "| 32 | 83.00 | 3 | 82.33 ± 1.15 |" in markdown
-    assert ("| fixres32_all | 32 | all | **0.03** (0.003: 80.00, 0.01: 81.00, 0.03: 82.00) | 3 | 85.00 ± 1.00 |"
+    assert exp.stage2_size(tmp_path, "all") == 32 and exp.stage2_size(tmp_path, "classifier_bn") is None
+    assert ("| fixres32_all | 32 | all | **0.03** (0.003: 80.00, 0.01: 81.00, 0.03: 82.00, 0.1: 81.50) | 3 | 85.00 ± 1.00 |"
             in markdown)
     empty = exp.section(tmp_path / "nothing")
     assert [v["verdict"] for v in empty["verdicts"]] == ["pending"] * 3
-    assert "Cells measured: 0 of 52." in empty["markdown"]
+    assert "Cells measured: 0 of 60." in empty["markdown"]
 
 
 def test_a_stage2_measured_at_another_lr_is_kept_aside_and_re_run(tmp_path, monkeypatch):
