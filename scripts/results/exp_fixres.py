@@ -90,6 +90,9 @@ def stage2(config, stage1_dir: str, model_dir: str, size: int, layers: str, lr: 
 
 def chosen_lrs(dev_dir: str, chosen_variants) -> dict[str, float]:
     """Each variant's stage-2 LR: the best of STAGE2_LRS on the dev split (stage 1 of seed 0)."""
+    searched = range(1 if common.TINY else len(STAGE2_LRS))   # common.search's tiny grid is its first point
+    restart_if_stage1_lost("dev", [out_dir() / "search" / name / f"point{i}.json"
+                                   for name, _, _ in chosen_variants for i in searched])
     config, stage1_dir, _ = stage1(dev_dir, "dev", 0)
     chosen = {}
     for name, size, layers in chosen_variants:
@@ -111,22 +114,22 @@ def supersede_stale(seeds, chosen_variants, lrs: dict[str, float]) -> None:
                                 (stored.get("learning_rate"), stored.get("size"), stored.get("layers")) != want)
 
 
-def restart_if_stage1_lost(tag: str, chosen_variants) -> None:
-    """A seed's stage-2 results all start from one stage 1: when some remain to be measured and
-    the stage-1 checkpoint is gone (runs/ is not committed), the seed's stored results go under
-    superseded/ and the whole seed re-runs from a new stage 1."""
+def restart_if_stage1_lost(tag: str, needed: list[Path]) -> None:
+    """Stage-2 results of one tag (a seed, or the dev split's LR search) all start from one stage 1:
+    when some of `needed` remain to be measured and the stage-1 checkpoint is gone (runs/ is not
+    committed), the tag's stage 1 and every stored one of `needed` go under superseded/ and the
+    whole tag re-runs from a new stage 1."""
     import tensorflow as tf
 
-    stored = [out_dir() / tag / f"{name}.json" for name, _, _ in chosen_variants]
-    if all(p.is_file() for p in stored) or tf.train.latest_checkpoint(str(runs_dir() / tag / "stage1")):
+    if all(p.is_file() for p in needed) or tf.train.latest_checkpoint(str(runs_dir() / tag / "stage1")):
         return
-    for path in (out_dir() / tag / "stage1.json", *stored):
+    for path in (out_dir() / tag / "stage1.json", *needed):
         common.supersede_if(path, lambda stored: True, why="belongs to a stage 1 whose checkpoint is gone")
 
 
 def final_seed(data_dir: str, seed: int, chosen_variants, lrs: dict[str, float]) -> None:
     tag = f"seed{seed}"
-    restart_if_stage1_lost(tag, chosen_variants)
+    restart_if_stage1_lost(tag, [out_dir() / tag / f"{name}.json" for name, _, _ in chosen_variants])
     config, stage1_dir, _ = stage1(data_dir, tag, seed)
     for name, size, layers in chosen_variants:
         lr, path = lrs[name], out_dir() / tag / f"{name}.json"

@@ -155,18 +155,36 @@ def test_a_seed_whose_stage1_checkpoint_is_gone_re_runs_whole(tmp_path, monkeypa
     seed_dir.mkdir(parents=True)
     for name in ("stage1", "a"):
         (seed_dir / f"{name}.json").write_text(json.dumps({"seed": 2, "name": name}))
-    variants = [("a", 28, "all"), ("b", 32, "all")]
+    needed = [seed_dir / "a.json", seed_dir / "b.json"]
     stage1_dir = tmp_path / "runs" / fixres.OUT / "seed2" / "stage1"
     assert fixres.runs_dir() / "seed2" / "stage1" == stage1_dir
     stage1_dir.mkdir(parents=True)
     manager = tf.train.CheckpointManager(tf.train.Checkpoint(v=tf.Variable(1.0)), str(stage1_dir), 1)
     manager.save()
-    fixres.restart_if_stage1_lost("seed2", variants)   # checkpoint there: "b" can start from it
+    fixres.restart_if_stage1_lost("seed2", needed)   # checkpoint there: "b" can start from it
     assert sorted(p.name for p in seed_dir.glob("*.json")) == ["a.json", "stage1.json"]
     for path in stage1_dir.iterdir():
         path.unlink()
-    fixres.restart_if_stage1_lost("seed2", variants[:1])   # nothing left to measure: kept
+    fixres.restart_if_stage1_lost("seed2", needed[:1])   # nothing left to measure: kept
     assert sorted(p.name for p in seed_dir.glob("*.json")) == ["a.json", "stage1.json"]
-    fixres.restart_if_stage1_lost("seed2", variants)   # "b" needs a stage 1 that is gone: all aside
+    fixres.restart_if_stage1_lost("seed2", needed)   # "b" needs a stage 1 that is gone: all aside
     assert list(seed_dir.glob("*.json")) == []
     assert sorted(p.name.split(".")[0] for p in (seed_dir / "superseded").glob("*.json")) == ["a", "stage1"]
+
+
+def test_an_lr_search_whose_dev_stage1_is_gone_re_runs_every_point(tmp_path, monkeypatch):
+    fixres = import_script("exp_fixres")
+    monkeypatch.setattr(fixres.common, "RESULTS_DIR", tmp_path / "data")
+    monkeypatch.setattr(fixres.common, "RUNS_DIR", tmp_path / "runs")
+    monkeypatch.setattr(fixres.common, "TINY", False)
+    monkeypatch.setattr(fixres, "stage1", lambda data_dir, tag, seed: (None, "stage1_dir", {}))
+    evaluated = []
+    monkeypatch.setattr(fixres, "stage2", lambda config, s1, model_dir, size, layers, lr: evaluated.append(lr) or {"top1": lr})
+    search = tmp_path / "data" / fixres.OUT / "search" / "ft32_all"
+    for i, lr in enumerate(fixres.STAGE2_LRS[:-1]):   # the grid grew by one point since
+        write(search / f"point{i}.json", {"hp": {"learning_rate": lr}, "top1": 0.5})
+    write(tmp_path / "data" / fixres.OUT / "dev" / "stage1.json", {"seed": 0})
+    assert fixres.chosen_lrs("d", [("ft32_all", 32, "all")]) == {"ft32_all": fixres.STAGE2_LRS[-1]}
+    assert evaluated == list(fixres.STAGE2_LRS)   # every point again, from one (new) stage 1
+    assert len(list((search / "superseded").glob("*.json"))) == len(fixres.STAGE2_LRS) - 1
+    assert len(list((tmp_path / "data" / fixres.OUT / "dev" / "superseded").glob("stage1.*.json"))) == 1
