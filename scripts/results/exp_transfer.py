@@ -54,6 +54,10 @@ LR_GRID = {"finetune": (0.003, 0.01, 0.03), "random": (0.03, 0.1, 0.3)}
 # Each trained regime's LR × weight-decay grid (same size for both): the LR points at the
 # recipe's weight decay first, then at 10× it (appended, so earlier search points stay valid).
 WD_GRID = (WEIGHT_DECAY, 10 * WEIGHT_DECAY)
+# One LR more per regime, beyond the edge each was chosen at on Fashion-MNIST (random init: 0.03,
+# the low end, at both sizes; fine-tune: 0.03, the high end, at 10/class), at both weight decays;
+# appended after the first grid so its stored points keep their index.
+LR_EXTRA = {"finetune": (0.1,), "random": (0.01,)}
 L2SP_ALPHAS = (0.001, 0.01, 0.1)       # L2-SP: alpha/2·‖w − w0‖², beta = WEIGHT_DECAY on the head
 EMA_DECAY = 0.99
 AUX = (TARGETS[0], 4) if TINY else ("fashion_mnist", 100)   # where L2-SP and EMA are measured
@@ -220,7 +224,8 @@ def final_cells(target: str, data_dir: str, arm: str, per_class: int, hp: dict |
 
 
 def search_grid(regime: str) -> list[dict]:
-    return [{"learning_rate": lr, "weight_decay": wd} for wd in WD_GRID for lr in LR_GRID[regime]]
+    return [{"learning_rate": lr, "weight_decay": wd} for lrs in (LR_GRID[regime], LR_EXTRA[regime])
+            for wd in WD_GRID for lr in lrs]
 
 
 def searched(target: str, dev: str, arm: str, per_class: int, grid: list[dict]) -> dict:
@@ -279,7 +284,7 @@ def protocol(targets: tuple[str, ...] = TARGETS) -> dict:
             "sizes": {r: {t: list(sizes(r, t)) for t in targets} for r in REGIMES},
             "epochs": {str(n): epochs(n) for n in sorted({n for v in SIZES.values() for n in v})},
             "batch_size": BATCH_SIZE, "max_train_steps": MAX_STEPS, "bn_momentum": BN_MOMENTUM,
-            "lr_grid": {r: list(v) for r, v in LR_GRID.items()}, "weight_decay": WEIGHT_DECAY,
+            "lr_grid": {r: sorted(LR_GRID[r] + LR_EXTRA[r]) for r in LR_GRID}, "weight_decay": WEIGHT_DECAY,
             "wd_grid": list(WD_GRID),
             "l2sp_alphas": list(L2SP_ALPHAS), "ema_decay": EMA_DECAY, "aux": list(AUX),
             "tiny": TINY, "cpus": os.cpu_count()}
