@@ -257,6 +257,9 @@ def search(out: Path, grid: Sequence[dict], evaluate: Callable[[dict], dict],
     if supersede:  # every stale point aside first: the folder never mixes old and new settings
         for index, hp in enumerate(grid):
             supersede_if(out / f"point{index}.json", lambda stored, hp=hp: stored.get("hp") != hp)
+        for path in out.glob("point*.json"):   # a grid that shrank: its old tail is not this search's
+            if path.stem[5:].isdigit() and int(path.stem[5:]) >= len(grid):
+                supersede_if(path, lambda stored: True, why="is beyond the current grid")
     points = []
     for index, hp in enumerate(grid):
         result = cached(out / f"point{index}.json", lambda hp=hp: {"hp": hp, **evaluate(hp)},

@@ -97,7 +97,7 @@ def budget_table() -> str:
         old_seconds, old_count = compute_seconds(folder, superseded=True)
         rows.append({"experiment": title.split(":")[0], "stored results": count,
                      "compute (min, summed wall time)": f"{seconds / 60:.1f}",
-                     "superseded (kept, not reported)": f"{old_count} ({old_seconds / 60:.1f} min)"})
+                     "kept aside (superseded/, not in the verdicts)": f"{old_count} ({old_seconds / 60:.1f} min)"})
     return markdown_table(rows)
 
 

@@ -58,12 +58,13 @@ def test_section_of_the_run(finished, monkeypatch):
     section = exp.section(results)
     size = exp.chosen_size(results)
     assert size in (28, 32, 40) and f"Test size chosen on validation: {size} px without" in section["markdown"]
-    assert exp.stage2_size(results, "all") == 32 and exp.stage2_size(results, "classifier_bn") is None
-    assert "for stage 2: classifier_bn pending, all 32 px." in section["markdown"]
+    # only 32 px was fine-tuned: no stage-2 size is chosen before every size's search is stored
+    assert exp.stage2_size(results, "all") is None and exp.stage2_size(results, "classifier_bn") is None
+    assert "for stage 2: classifier_bn pending, all pending." in section["markdown"]
     no_finetune, classifier_bn, all_layers = section["verdicts"]
     assert no_finetune["interval"]["n"] == 2 and no_finetune["verdict"] != "pending"
     assert classifier_bn["verdict"] == "pending"                   # not run
-    assert all_layers["verdict"] != "pending" and "(32 px, chosen on stage-2 validation)" in all_layers["claim"]
+    assert all_layers["verdict"] == "pending" and "(chosen on stage-2 validation)" in all_layers["claim"]
     assert "| fixres32_all | 32 | all |" in section["markdown"] and "| 40 |" in section["markdown"]
 
 
@@ -79,16 +80,14 @@ def at_sizes(values):
 def synthetic(root):
     out = root / "e_fixres"
     write(out / "dev" / "stage1.json", {"seed": 0, **at_sizes((0.80, 0.82, 0.83, 0.81))})   # 32 px is best
-    for name in ("fixres32_all", "control24_all"):
+    for name, offset in (("fixres32_all", 0), ("control24_all", 0), ("fixres28_all", -0.01), ("fixres40_all", -0.005)):
         for i, (lr, top1) in enumerate(zip((0.003, 0.01, 0.03, 0.1), (0.80, 0.81, 0.82, 0.815))):
-            write(out / "search" / name / f"point{i}.json", {"hp": {"learning_rate": lr}, "top1": top1})
-    for i, lr in enumerate((0.003, 0.01, 0.03)):   # incomplete search: 40 px is not a candidate yet
-        write(out / "search" / "fixres40_all" / f"point{i}.json", {"hp": {"learning_rate": lr}, "top1": 0.9})
+            write(out / "search" / name / f"point{i}.json", {"hp": {"learning_rate": lr}, "top1": top1 + offset})
     for seed, (base, high, fixres, control) in enumerate(((0.80, 0.81, 0.84, 0.82), (0.81, 0.83, 0.85, 0.82),
                                                            (0.80, 0.83, 0.86, 0.83))):
         write(out / f"seed{seed}" / "stage1.json", {"seed": seed, **at_sizes((base, base, high, base))})
         for name, value in (("fixres32_all", fixres), ("control24_all", control)):
-            write(out / f"seed{seed}" / f"{name}.json", {"seed": seed, "test": {"top1": value}})
+            write(out / f"seed{seed}" / f"{name}.json", {"seed": seed, "learning_rate": 0.03, "test": {"top1": value}})
 
 
 def test_verdicts_are_paired_intervals_and_missing_variants_are_pending(tmp_path):
@@ -110,11 +109,16 @@ def test_verdicts_are_paired_intervals_and_missing_variants_are_pending(tmp_path
     assert all_layers["verdict"] == "reproduced" and "32 px" in all_layers["claim"]
     assert classifier_bn["verdict"] == "pending" and classifier_bn["interval"] is None
     markdown = section["markdown"]
-    assert "Cells measured: 21 of 60." in markdown
+    assert "Cells measured: 26 of 60." in markdown
     assert "| 32 | 83.00 | 3 | 82.33 ± 1.15 |" in markdown
     assert exp.stage2_size(tmp_path, "all") == 32 and exp.stage2_size(tmp_path, "classifier_bn") is None
     assert ("| fixres32_all | 32 | all | **0.03** (0.003: 80.00, 0.01: 81.00, 0.03: 82.00, 0.1: 81.50) | 3 | 85.00 ± 1.00 |"
             in markdown)
+    # a final at another LR than the search's choice is stale: left out, the claim waits for it
+    write(tmp_path / "e_fixres" / "seed0" / "fixres32_all.json", {"seed": 0, "learning_rate": 0.01, "test": {"top1": 0.9}})
+    assert exp.verdicts(tmp_path)[2]["verdict"] == "pending"
+    (tmp_path / "e_fixres" / "search" / "fixres40_all" / "point3.json").unlink()   # one size not fully searched
+    assert exp.stage2_size(tmp_path, "all") is None
     empty = exp.section(tmp_path / "nothing")
     assert [v["verdict"] for v in empty["verdicts"]] == ["pending"] * 3
     assert "Cells measured: 0 of 60." in empty["markdown"]
@@ -132,6 +136,7 @@ def test_a_stage2_measured_at_another_lr_is_kept_aside_and_re_run(tmp_path, monk
         return {"top1": lr}
 
     monkeypatch.setattr(fixres, "stage2", fake_stage2)
+    monkeypatch.setattr(fixres, "restart_if_stage1_lost", lambda tag, needed: None)   # the fake stage 1 stays
     variants = [("ft32_all", 32, "all")]
     fixres.final_seed("d", 0, variants, {"ft32_all": 0.01})
     fixres.supersede_stale([0], variants, {"ft32_all": 0.01})  # the stored one is current: kept
@@ -188,3 +193,9 @@ def test_an_lr_search_whose_dev_stage1_is_gone_re_runs_every_point(tmp_path, mon
     assert evaluated == list(fixres.STAGE2_LRS)   # every point again, from one (new) stage 1
     assert len(list((search / "superseded").glob("*.json"))) == len(fixres.STAGE2_LRS) - 1
     assert len(list((tmp_path / "data" / fixres.OUT / "dev" / "superseded").glob("stage1.*.json"))) == 1
+
+
+def test_a_stage2_model_dir_names_its_stage1():
+    fixres = import_script("exp_fixres")
+    first = fixres.stage1_id({"finished": "2026-11-29T01:02:03Z"})
+    assert first == "s1_20261129T010203Z" and first != fixres.stage1_id({"finished": "2026-11-29T02:00:00Z"})

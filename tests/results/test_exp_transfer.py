@@ -150,6 +150,21 @@ def test_section_paired_intervals_and_pending_on_synthetic_json(tmp_path, exp_tr
     assert "| fashion_mnist | 100 | 85.00 ± 0.00 | 91.00 ± 1.00 | 81.00 ± 1.00 |" in md
     assert f"| fashion_mnist | 100 | {math.log(0.85 / 0.15):.3f} ± 0.000 |" in md
     assert "lr=0.003 wd=4e-05: 70.00, **lr=0.01 wd=4e-05: 90.00**, lr=0.03 wd=4e-05: 90.00" in md  # tie: earlier
+    # an EMA final still at an earlier fine-tune recipe (another LR) is left out, not paired
+    ema = tmp_path / "data" / "cd_transfer" / "cells" / "fashion_mnist" / "n100" / "finetune_ema" / "seed0.json"
+    _write(ema, {**json.loads(ema.read_text()), "hp": {"learning_rate": 0.03, "ema_decay": 0.99}})
+    rows = {r["claim"].split(" (")[0]: r for r in exp_transfer.section(tmp_path / "data")["verdicts"]}
+    ema_row = rows["(c, d) EMA of the weights helps fine-tuning"]
+    assert ema_row["verdict"] == "pending" and "2 of 3" in ema_row["effect"]
+
+
+def test_l2sp_follows_the_fine_tune_recipe_by_its_lr_and_beta(exp_transfer):
+    finetune = {"learning_rate": 0.01, "weight_decay": 4e-4}
+    assert exp_transfer.follows({"l2sp_alpha": 0.1, "l2sp_beta": 4e-4, "learning_rate": 0.01, "weight_decay": 0.0}, finetune)
+    assert not exp_transfer.follows({"l2sp_alpha": 0.1, "l2sp_beta": 4e-5, "learning_rate": 0.01}, finetune)
+    assert not exp_transfer.follows({"l2sp_alpha": 0.1, "l2sp_beta": 4e-4, "learning_rate": 0.03}, finetune)
+    assert exp_transfer.follows({**finetune, "ema_decay": 0.99}, finetune)
+    assert not exp_transfer.follows({"learning_rate": 0.01, "weight_decay": 4e-5, "ema_decay": 0.99}, finetune)
 
 
 def test_section_with_no_results_is_all_pending(tmp_path, exp_transfer):
@@ -188,7 +203,8 @@ def test_final_cells_re_measure_when_the_search_chooses_another_recipe(tmp_path,
 
 def test_edge_axes_name_the_settings_chosen_at_the_end_of_their_range(exp_transfer):
     points = [{"hp": {"learning_rate": lr, "weight_decay": wd}} for wd in (4e-5, 4e-4) for lr in (0.03, 0.1, 0.3)]
-    assert exp_transfer.edge_axes(points, points[0]) == ["lr", "wd"]      # lr 0.03 and wd 4e-5: both ends
-    assert exp_transfer.edge_axes(points, points[4]) == ["wd"]            # lr 0.1 inside, wd 4e-4 an end
+    assert exp_transfer.edge_axes(points, points[0]) == ["lr"]            # lr 0.03 an end; wd: two values only
+    assert exp_transfer.edge_axes(points, points[4]) == []                # lr 0.1 inside
+    assert exp_transfer.edge_axes(points, points[5]) == ["lr"]
     single = [{"hp": {"learning_rate": 0.01, "l2sp_alpha": a}} for a in (0.001, 0.01, 0.1)]
     assert exp_transfer.edge_axes(single, single[1]) == []                # one lr only: not an axis

@@ -130,3 +130,11 @@ def test_the_budget_table_and_machines_leave_superseded_results_out(tmp_path, mo
     row = next(line for line in report.budget_table().splitlines() if line.startswith("| (a)"))
     assert row.split("|")[2:5] == [" 1 ", " 1.0 ", " 1 (2.0 min) "]
     assert report.machines() == "- m1: 1 results"
+
+
+def test_a_search_whose_grid_shrank_moves_its_old_tail_aside(tmp_path):
+    for index, lr in enumerate((1, 2, 3)):
+        (tmp_path / f"point{index}.json").write_text(json.dumps({"hp": {"lr": lr}, "top1": 0.9 if lr == 3 else 0.5}))
+    result = common.search(tmp_path, [{"lr": 1}, {"lr": 2}], lambda hp: {"top1": 0.0}, supersede=True)
+    assert result["best"] == {"lr": 1} and not (tmp_path / "point2.json").exists()
+    assert len(list((tmp_path / "superseded").glob("point2.*.json"))) == 1
