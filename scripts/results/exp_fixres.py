@@ -317,8 +317,9 @@ on the other 55,000, seed 0): 4 points for every variant (0.1 was added when 0.0
 edge, won for every fixres variant). The test size of the no-fine-tune verdict is the size above
 24 px where stage 1 scores best on that validation split; that of each stage-2 verdict is the size
 whose stage 2 (at its best LR) scores best there. (Until 2026-11-29 the stage-2 verdicts used the
-stage-1 choice, which ranks sizes without the fine-tune that FixRes adds; both rules use
-validation only.) The search budgets are therefore unequal: the FixRes arm of a stage-2 verdict
+stage-1 choice, which ranks sizes without the fine-tune that FixRes adds; under it the
+all-layer verdict, at 28 px, was inconclusive. The rule was changed after that result was seen;
+both rules use validation only, and the table below shows every size's test result.) The search budgets are therefore unequal: the FixRes arm of a stage-2 verdict
 is picked from 3 sizes × 4 LRs (12 validation runs), its control from 4 LRs, so the selection
 favours FixRes (on validation, not on test); read a small positive effect with that in mind. Finals: seeds 0, 1, 2 on all
 60,000 training images, scored on the 10,000 test images; intervals paired over seeds, 95 % Student t.
