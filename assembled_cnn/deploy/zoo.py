@@ -80,10 +80,18 @@ def export_one(model: keras.Model, served: keras.Model, fmt: str, images: np.nda
     return result
 
 
+def first_line(text: str) -> str:
+    return (text.strip().splitlines() or [""])[0]
+
+
 def one_line(error: BaseException) -> str:
     """`TypeName: first line of the message`."""
-    text = str(error).strip()
-    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"
+    return f"{type(error).__name__}: {first_line(str(error))}"
+
+
+def _errors(formats, error: BaseException) -> dict[str, dict]:
+    """Every format of a preset that could not be exported at all, with the one-line reason."""
+    return {fmt: {"format": fmt, "status": "error", "reason": one_line(error), "seconds": 0.0} for fmt in formats}
 
 
 def export_preset(name: str, images: np.ndarray, folder: str, formats=FORMATS) -> dict[str, dict]:
@@ -96,7 +104,7 @@ def export_preset(name: str, images: np.ndarray, folder: str, formats=FORMATS) -
 def cell(result: dict) -> str:
     """One table cell: the float agreement, or the int8 model's size-free verdict, or the reason."""
     if result["status"] != "ok":
-        return "fails: " + (result["reason"].strip().splitlines() or [""])[0]
+        return "fails: " + first_line(result["reason"])
     if result["format"] == "tflite_int8":
         return "ok (runs, finite)" if result["logits_finite"] else "NON-FINITE"
     verdict = "ok" if result["passed"] else "MISMATCH"
@@ -111,7 +119,7 @@ def _export_preset_isolated(name: str, images: np.ndarray, formats) -> dict[str,
         with tempfile.TemporaryDirectory() as folder:
             return export_preset(name, images, folder, formats)
     except Exception as error:  # building the preset broke: reported per preset, the others go on
-        return {fmt: {"format": fmt, "status": "error", "reason": one_line(error), "seconds": 0.0} for fmt in formats}
+        return _errors(formats, error)
 
 
 def _cost(name: str) -> int:
@@ -141,4 +149,4 @@ def _result_or_error(future, formats) -> dict[str, dict]:
     try:
         return future.result()
     except Exception as error:  # BrokenProcessPool and the like
-        return {fmt: {"format": fmt, "status": "error", "reason": one_line(error), "seconds": 0.0} for fmt in formats}
+        return _errors(formats, error)

@@ -246,6 +246,17 @@ def supersede_if(path: Path, stale: Callable[[dict], bool], why: str = "was meas
     return kept
 
 
+def searched_grid(grid: Sequence) -> list:
+    """The points `search` evaluates: all of them, or the first only under RESULTS_TINY."""
+    return list(grid)[:1] if TINY else list(grid)
+
+
+def stored_points(folder: Path) -> list[dict]:
+    """The stored search points of `folder` (point0.json, point1.json, ...) in grid order."""
+    found = [p for p in folder.glob("point*.json") if p.stem[5:].isdigit()]
+    return [load_json(p) for p in sorted(found, key=lambda p: int(p.stem[5:]))]
+
+
 def search(out: Path, grid: Sequence[dict], evaluate: Callable[[dict], dict],
            metric: str = "top1", recipe: Callable[[dict], dict] | None = None,
            supersede: bool = False) -> dict:
@@ -253,7 +264,7 @@ def search(out: Path, grid: Sequence[dict], evaluate: Callable[[dict], dict],
     {"best": point, "points": [{"hp": point, metric: value, ...}]}. Ties go to the earlier point.
     `recipe(hp)`: the full settings of a point, checked against a stored point's. A stored point
     of another setting stops the search, or with `supersede` is moved aside and re-measured."""
-    grid = list(grid)[:1] if TINY else list(grid)
+    grid = searched_grid(grid)
     if supersede:  # every stale point aside first: the folder never mixes old and new settings
         for index, hp in enumerate(grid):
             supersede_if(out / f"point{index}.json", lambda stored, hp=hp: stored.get("hp") != hp)

@@ -235,7 +235,7 @@ def _finals(results_dir: Path, dataset: str, arm: str) -> dict[int, dict]:
 def _search_summary(results_dir: Path, dataset: str, arm: str) -> str:
     """Every LR tried with its validation top-1, the one the finals used in bold."""
     folder = results_dir / OUT / "search" / dataset / arm
-    points = [common.load_json(p) for p in sorted(folder.glob("point*.json"), key=lambda p: int(p.stem[5:]))]
+    points = common.stored_points(folder)
     if not points:
         return "pending"
     used = {r["learning_rate"] for r in _finals(results_dir, dataset, arm).values()}
@@ -290,8 +290,7 @@ def _convergence_rows(root: Path, dataset: str, budgets: dict = CONVERGENCE_BUDG
         used = {r["learning_rate"] for r in stored.values() if r} or \
             {r["learning_rate"] for r in map(common.load_json, sorted((root / dataset / arm).glob("seed*.json")))}
         folder = root / "search" / dataset / arm
-        base = [p["top1"] for p in map(common.load_json, sorted(folder.glob("point*.json")))
-                if p["hp"]["learning_rate"] in used]
+        base = [p["top1"] for p in common.stored_points(folder) if p["hp"]["learning_rate"] in used]
         row = {"arm": arm, base_label: f"{100 * base[0]:.2f}" if base else "pending"}
         for label, result in stored.items():
             value = result["validation"]["top1"] if result else None

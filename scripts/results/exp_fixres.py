@@ -96,7 +96,7 @@ def stage2(config, stage1_dir: str, model_dir: str, size: int, layers: str, lr: 
 
 def chosen_lrs(dev_dir: str, chosen_variants) -> dict[str, float]:
     """Each variant's stage-2 LR: the best of STAGE2_LRS on the dev split (stage 1 of seed 0)."""
-    searched = range(1 if common.TINY else len(STAGE2_LRS))   # common.search's tiny grid is its first point
+    searched = range(len(common.searched_grid(STAGE2_LRS)))
     restart_if_stage1_lost("dev", [out_dir() / "search" / name / f"point{i}.json"
                                    for name in every_variant(chosen_variants) for i in searched])
     config, stage1_dir, stage1_result = stage1(dev_dir, "dev", 0)
@@ -196,7 +196,7 @@ def stage2_size(results_dir: Path, layers: str) -> int | None:
     """The stage-2 size for `layers`: the size above the train size whose fine-tune scores best on
     the dev split's validation at its best LR (FixRes picks the test resolution on held-out data);
     None until every size's LR search is stored."""
-    complete = 1 if common.TINY else len(STAGE2_LRS)
+    complete = len(common.searched_grid(STAGE2_LRS))
     best = {}
     for size in (s for s in TEST_SIZES if s > TRAIN_SIZE):
         points = _search_points(results_dir, f"fixres{size}_{layers}")
@@ -207,8 +207,7 @@ def stage2_size(results_dir: Path, layers: str) -> int | None:
 
 
 def _search_points(results_dir: Path, name: str) -> list[dict]:
-    folder = out_dir(results_dir) / "search" / name
-    return [common.load_json(p) for p in sorted(folder.glob("point*.json"), key=lambda p: int(p.stem[5:]))]
+    return common.stored_points(out_dir(results_dir) / "search" / name)
 
 
 def _chosen_lr(results_dir: Path, name: str) -> float | None:

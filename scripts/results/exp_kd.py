@@ -150,7 +150,7 @@ def _finals(results_dir: Path, arm: str) -> dict[int, dict]:
 
 
 def _points(results_dir: Path, arm: str) -> list[dict]:
-    return [common.load_json(p) for p in sorted((out_dir(results_dir) / "search" / arm).glob("point*.json"))]
+    return common.stored_points(out_dir(results_dir) / "search" / arm)
 
 
 def _search_table(points: list[dict], keys: tuple[str, ...]) -> str:

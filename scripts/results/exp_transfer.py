@@ -387,8 +387,7 @@ def search_lines(results_dir: Path) -> list[str]:
     lines = ["| target | labelled / class | arm | grid point: validation top-1 (%) | chosen at the grid's edge in |",
              "|---|---:|---|---|---|"]
     for folder in sorted((out_dir(results_dir) / "search").glob("*/n*/*")):
-        points = [json.loads(p.read_text()) for p in sorted(folder.glob("point*.json"),
-                                                              key=lambda p: int(p.stem[5:]))]
+        points = common.stored_points(folder)
         if not points:
             continue
         best = max(points, key=lambda p: p["top1"])   # ties: the earlier point, as common.search
