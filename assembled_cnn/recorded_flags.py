@@ -19,7 +19,7 @@ OVERRIDES = {
     "data_dir": ("data", "data_dir"), "val_regex": ("data", "val_regex"), "batch_size": ("train", "batch_size"),
     "export_dir": ("run", "export_dir"), "distribution_strategy": ("run", "distribution_strategy"),
     "num_gpus": ("run", "num_gpus"), "num_best_ckpt_to_keep": ("run", "num_best_ckpt_to_keep"),
-    "test_size": ("data", "test_size"), "cache": ("data", "cache"), "shuffle_buffer": ("data", "shuffle_buffer"),
+    "test_size": ("data", "test_size"), "eval_flip": ("run", "eval_flip"), "cache": ("data", "cache"), "shuffle_buffer": ("data", "shuffle_buffer"),
 }
 # Flags that only say what to do now; never compared with the recording.
 RUN_ONLY = {"model_dir", "mode", "eval_only", "export_only", "clean", "inter_op_parallelism_threads",
@@ -80,6 +80,8 @@ def config_from_recording(fv, mode: str) -> ExperimentConfig | None:
         if name in fv and fv[name].present:
             sections[section][field] = fv[name].value
     sections["run"].update(model_dir=fv.model_dir, mode=mode, clean=False)
+    if mode in ("eval", "continuous_eval") and not fv["export_dir"].present:
+        sections["run"]["export_dir"] = None  # evaluating does not re-export to the recorded export folder
     for name in ("zeroshot_eval", "eval_similarity"):
         if name in fv and fv[name].present:
             sections["run"][name] = fv[name].value

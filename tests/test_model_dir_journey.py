@@ -34,8 +34,10 @@ def trained(tmp_path_factory):
         "--dataset_name=toy", f"--data_dir={data}", f"--model_dir={model_dir}", "--model=resnet18",
         "--num_filters=8", "--bn_momentum=0.8", "--preprocessing_type=cifar", "--batch_size=32",
         "--train_epochs=0.25", "--base_learning_rate=0.01", "--learning_rate_decay_type=cosine",
-        "--ema_decay=0.7", "--mode=train_and_eval", "--epochs_between_evals=1", "--deterministic", "--seed=1")
+        "--ema_decay=0.7", "--mode=train_and_eval", "--epochs_between_evals=1", "--deterministic", "--seed=1",
+        f"--export_dir={model_dir / 'export'}")  # recorded: evaluating later must not re-export there
     assert done.returncode == 0, done.stderr[-3000:]
+    assert (model_dir / "export" / "saved_model.pb").exists()
     return data, model_dir, last_eval(model_dir)
 
 
@@ -47,6 +49,7 @@ def test_eval_and_continuous_eval_need_only_the_model_dir(trained):
         again = last_eval(model_dir)
         assert again["step"] == recorded["step"] == 2 and 0.3 < recorded["top1"] < 1.0
         assert again["top1"] == recorded["top1"] and again["loss"] == recorded["loss"]  # exactly
+        assert "exported" not in out.stdout  # the recorded --export_dir is the training run's, not this one's
 
 
 def test_a_flag_that_contradicts_the_recording_is_one_line(trained):
