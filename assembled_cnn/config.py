@@ -77,6 +77,10 @@ class DataConfig:
     kd_weight: float = setting(1.0, "weight of the distillation term T²·CE (1: the original, no alpha)",
                                "Regularisation and distillation")
     random_erasing_prob: float = setting(0.0, "random erasing probability", "Regularisation and distillation")
+    progressive_sizes: list = setting(help="progressive resizing: train at these sizes (in equal shares of the "
+                                      "first --progressive_until of the steps) before the training size, e.g. 40,48",
+                                      group="Data", default_factory=list, parse=int_list)
+    progressive_until: float = setting(0.5, "fraction of the training steps spent at --progressive_sizes", "Data")
     test_size: Optional[int] = setting(None, "FixRes: evaluation image size", "Data")
     train_size: Optional[int] = setting(None, "training image size (overrides the preset)", "Data")
     training_random_crop: bool = setting(True, "False: min_object_covered 1.0", "Data")
@@ -164,6 +168,8 @@ class RunConfig:
     export_dir: Optional[str] = setting(None, "export a SavedModel here after the run", "Experiment",
                                         short_name="ed")
     log_every_n_steps: int = setting(50, "console/TensorBoard period", "Evaluation and checkpoints")
+    eval_flip: bool = setting(False, "flip test-time augmentation: also classify the mirrored image and "
+                              "average the two softmaxes", "Evaluation and checkpoints")
     stop_threshold: Optional[float] = setting(None, "stop when the eval metric reaches it",
                                               "Evaluation and checkpoints", short_name="st")
     clean: bool = setting(False, "remove an earlier run's files from model_dir first (only a model_dir this "
@@ -201,12 +207,24 @@ class ExperimentConfig:
                  "one more value than piecewise_lr_boundary_epochs")
         _require(0.0 <= t.ema_decay < 1.0, "ema_decay", t.ema_decay, "[0, 1)")
         self._validate_heads()
+        self._validate_progressive()
         if self.model.use_dropblock is False and list(t.dropblock_kp) != [1.0, 0.9]:
             pass  # the original ignores dropblock_kp without use_dropblock; so do we
         if d.kd_temp > 0 and t.online_teacher is None and d.mixup_type == 3:
             raise ConfigError("--kd_temp with --mixup_type=3 (CutMix) is not supported: teacher logits of "
                               "stored records describe whole images; use mixup_type 1 or 2")
         return self
+
+    def _validate_progressive(self) -> None:
+        d = self.data
+        if not d.progressive_sizes:
+            return
+        _require(all(int(v) >= 8 for v in d.progressive_sizes), "progressive_sizes", d.progressive_sizes,
+                 "image sizes of at least 8 px, e.g. 40,48")
+        _require(0.0 < d.progressive_until < 1.0, "progressive_until", d.progressive_until, "(0, 1)")
+        if self.model.resnet_version == 2:
+            raise ConfigError("--progressive_sizes needs a network that takes any input size; --resnet_version=2 "
+                              "builds for one size, use --resnet_version=1 or drop --progressive_sizes")
 
     def _validate_heads(self) -> None:
         t, r = self.train, self.run

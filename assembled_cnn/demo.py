@@ -41,6 +41,9 @@ class DemoRecipe:
     label_smoothing: float = 0.1
     use_dropblock: bool = True
     ema_decay: float = 0.0
+    eval_flip: bool = False       # flip test-time augmentation in every evaluation
+    progressive_sizes: str = ""   # e.g. "40": train at 40 px for the first `progressive_until` of the steps
+    progressive_until: float = 0.5
     evals: int = 4                # evaluations of the test split during training (the report's curve)
     seed: int = 0
 
@@ -54,13 +57,15 @@ def demo_config(data_dir: str, model_dir: str, recipe: DemoRecipe = DemoRecipe()
                            stem_stride=r.stem_stride, **DEMO_MODEL),
         data=DataConfig(dataset_name="fashion_mnist", data_dir=data_dir, preprocessing_type="cifar",
                         train_size=r.image_size, test_size=r.image_size, mixup_type=r.mixup_type,
-                        mixup_alpha=r.mixup_alpha, label_smoothing=r.label_smoothing, seed=r.seed),
+                        mixup_alpha=r.mixup_alpha, label_smoothing=r.label_smoothing, seed=r.seed,
+                        progressive_sizes=[int(v) for v in r.progressive_sizes.split(",") if v],
+                        progressive_until=r.progressive_until),
         train=TrainConfig(batch_size=r.batch_size, train_epochs=r.epochs, base_learning_rate=r.base_learning_rate,
                           learning_rate_decay_type="cosine", lr_warmup_epochs=r.lr_warmup_epochs,
                           weight_decay=r.weight_decay, dropblock_kp=[1.0, 0.9], ema_decay=r.ema_decay),
         run=RunConfig(model_dir=model_dir, mode="train_and_eval", epochs_between_evals=r.epochs / r.evals,
                       save_checkpoints_epochs=1.0, keep_checkpoint_max=3, num_best_ckpt_to_keep=1,
-                      log_every_n_steps=100, export_dir=os.path.join(model_dir, "export")))
+                      log_every_n_steps=100, eval_flip=r.eval_flip, export_dir=os.path.join(model_dir, "export")))
 
 
 def fetch_data(data_dir: Path) -> None:

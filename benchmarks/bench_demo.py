@@ -51,6 +51,12 @@ RECIPES: dict[str, DemoRecipe] = {
     "v9_evals1_28px_stem1": dataclasses.replace(BASE, evals=1, image_size=28, stem_stride=1),
     "v10_evals1_32px_stem1": dataclasses.replace(BASE, evals=1, image_size=32, stem_stride=1),
     "v11_evals1_nomixup_ema_64px": dataclasses.replace(BASE, evals=1, mixup_type=0, ema_decay=0.999, image_size=64),
+    # From here on the base is the default (no mixup, 4 evaluations), measured on a quiet machine.
+    "v12_flip_ema_wd5e-4": dataclasses.replace(DemoRecipe(), eval_flip=True, ema_decay=0.999, weight_decay=5e-4),
+    "v13_flip_lr0.2": dataclasses.replace(DemoRecipe(), eval_flip=True, base_learning_rate=0.2),
+    "v14_flip_lr0.2_prog40": dataclasses.replace(DemoRecipe(), eval_flip=True, base_learning_rate=0.2,
+                                                 progressive_sizes="40"),
+    "v15_flip_b256_lr0.4": dataclasses.replace(DemoRecipe(), eval_flip=True, batch_size=256, base_learning_rate=0.4),
 }
 
 
@@ -78,7 +84,7 @@ def code_version() -> str:
     return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
-def run_one(name: str, seed: int, data_dir: str, code_dir: Path) -> dict:
+def run_one(name: str, seed: int, data_dir: str, code_dir: Path, keep: bool = False) -> dict:
     """One demo in a child process; returns its measured row."""
     recipe = dataclasses.replace(RECIPES[name], seed=seed)
     work = Path(tempfile.mkdtemp(prefix=f"bench_demo_{name}_"))
@@ -97,7 +103,10 @@ def run_one(name: str, seed: int, data_dir: str, code_dir: Path) -> dict:
     row = {"recipe": name, "seed": seed, "top1": result["top1"], "loss": result.get("loss"), "wall_s": round(wall, 1),
            "train_s": round(_train_seconds(work / "model", recipe), 1), "load_before": round(load_before, 2),
            "load_after": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(), "config": dataclasses.asdict(recipe)}
-    shutil.rmtree(work, ignore_errors=True)
+    if keep:
+        print(f"kept {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
     return row
 
 
@@ -140,6 +149,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", nargs="*", type=int, default=[0])
     parser.add_argument("--data_dir", default=str(ROOT / "data" / "fashion_mnist"))
     parser.add_argument("--show", action="store_true", help="print the recorded table and exit")
+    parser.add_argument("--keep", action="store_true", help="keep each run's folder (to re-evaluate it later)")
     args = parser.parse_args(argv)
     rows = load_results()
     code_dir, version = (snapshot_package(), code_version()) if not args.show else (None, "")
@@ -150,7 +160,7 @@ def main(argv=None) -> int:
                 if any(r["recipe"] == name and r["seed"] == seed and recorded_recipe(r) == wanted for r in rows):
                     continue
                 print(f"running {name} seed {seed} ...", flush=True)
-                row = {**run_one(name, seed, args.data_dir, code_dir), "code": version}
+                row = {**run_one(name, seed, args.data_dir, code_dir, args.keep), "code": version}
                 rows = [r for r in load_results() if not (r["recipe"] == name and r["seed"] == seed)] + [row]
                 save_results(rows)
                 print(f"  top-1 {row['top1']:.2%}, {row['wall_s'] / 60:.1f} min (load {row['load_before']})", flush=True)

@@ -55,6 +55,7 @@ OUR_FLAGS = {
     "checkpoint", "label_map", "overwrite",  # assembled_cnn.export / predict
     "saved_model", "source", "synsets_file", "corruptions", "clean_error", "output_dir",
     "resize", "crop", "num_workers", "num_shards", "seed", "severities", "file_pattern",
+    "eval_flip",  # flip test-time augmentation (issue 14)
 }
 KNOWN_FLAGS = ORIGINAL_FLAGS | OUR_FLAGS
 

@@ -38,6 +38,12 @@ def batch_statistics(labels, logits, num_classes: int, weights=None) -> dict[str
     }
 
 
+def mean_softmax_logits(*logits) -> tf.Tensor:
+    """Logits whose softmax is the mean of the given ones' softmaxes (test-time augmentation)."""
+    probs = tf.add_n([tf.nn.softmax(tf.cast(x, tf.float32)) for x in logits]) / len(logits)
+    return tf.math.log(tf.maximum(probs, 1e-12))
+
+
 def log_odds(accuracy: float) -> float:
     """log(p / (1 − p)), Kornblith et al.'s scale for comparing accuracies; clipped at 1e-6."""
     p = min(max(accuracy, 1e-6), 1 - 1e-6)

@@ -27,6 +27,7 @@ from assembled_cnn.model_dir import save_model_config
 from assembled_cnn.nets import ModelConfig, model_info
 from assembled_cnn.retrieval.evaluate import embedding_model, extract_embeddings, make_embed_fn, retrieval_metrics
 from assembled_cnn.train import metrics as metrics_lib
+from assembled_cnn.train import progressive
 from assembled_cnn.train.clean import clean_model_dir
 from assembled_cnn.train.checkpoints import BestCheckpointKeeper, all_finite
 from assembled_cnn.train.preemption import PreemptedError, TerminationWatch
@@ -67,6 +68,7 @@ class Runner:
         info, t = self.task.info, config.train
         self.steps_per_epoch = max(1, info.train_size // t.batch_size)
         self.total_steps = t.max_train_steps or max(1, int(round(t.train_epochs * self.steps_per_epoch)))
+        self.size_phases = progressive.size_phases(self.total_steps, config.data)
         self.lr_spec = LrScheduleSpec(
             t.learning_rate_decay_type, t.base_learning_rate, self.steps_per_epoch, self.total_steps,
             t.lr_warmup_epochs, t.num_epochs_per_decay, t.learning_rate_decay_factor, t.end_learning_rate,
@@ -197,11 +199,15 @@ class Runner:
 
     # ------------------------------------------------------------------ loops
     def _train_dataset(self, start_step: int):
+        """The input from `start_step` on, at that step's progressive-resizing size."""
         strategy = self.strategy
         per_pipeline = max(1, strategy.num_replicas_in_sync // max(1, _num_input_pipelines(strategy)))
         start_batch = start_step * per_pipeline if self.config.data.deterministic else 0
+        size = progressive.size_at(self.size_phases, start_step)
+        if size and self.chief:
+            print(f"progressive resizing: training at {size} px from step {start_step}")
         return strategy.distribute_datasets_from_function(
-            lambda ctx: self.task.build_inputs(True, ctx, start_batch=start_batch))
+            lambda ctx: self.task.build_inputs(True, ctx, start_batch=start_batch, train_size=size))
 
     def train(self, until_step: int | None = None, evaluate: bool = False) -> dict:
         """Train to `until_step` (default: the end), evaluating at the eval boundaries."""
@@ -221,18 +227,21 @@ class Runner:
         save_every = run.save_checkpoints_steps or max(1, int(run.save_checkpoints_epochs * self.steps_per_epoch))
         stops = set(eval_boundaries(self.total_steps, self.steps_per_epoch, run.epochs_between_evals,
                                     run.ratio_fine_eval)) if evaluate else set()
+        resizes = progressive.phase_starts(self.size_phases)
         results: dict = {}
         if start in stops and not any(r["step"] == start for r in read_metrics(run.model_dir, "eval")):
             results = self._evaluate_and_keep(self.manager.latest_checkpoint)  # killed before this evaluation
         with tqdm(total=target, initial=start, desc="train", unit="step", disable=not self.chief) as bar, \
                 self.termination:
             while self.step < target:
-                losses = self._run_steps(iterator, self._next_stop(target, save_every, stops), bar)
+                losses = self._run_steps(iterator, self._next_stop(target, save_every, stops | resizes), bar)
                 if self.termination.requested:
                     raise PreemptedError(f"SIGTERM: saved {self._checked_save(losses)} at step {self.step}; "
                                          "run the same command to resume")
                 if self.step % save_every == 0 or self.step in stops or self.step == target:
                     self._checked_save(losses)
+                if self.step in resizes and self.step < target:
+                    iterator = iter(self._train_dataset(self.step))
                 if self.step in stops:
                     results = self._evaluate_and_keep(self.manager.latest_checkpoint)
                     if run.stop_threshold is not None and results[self.metric_name] >= run.stop_threshold:

@@ -89,20 +89,25 @@ class ClassificationTask:
     def preprocess_config(self) -> PreprocessConfig:
         return preprocess_config_of(self.config.data)
 
-    def input_config(self, start_batch: int = 0) -> InputConfig:
+    def input_config(self, start_batch: int = 0, train_size: int | None = None) -> InputConfig:
+        """`train_size`: a progressive-resizing phase's size instead of the preset's."""
         d, t = self.config.data, self.config.train
+        preprocess = self.preprocess_config()
+        if train_size:
+            preprocess = dataclasses.replace(preprocess, train_size=train_size)
         mixing = MixingConfig(mode=_MIXUP_MODES[d.mixup_type], alpha=d.mixup_alpha or 0.2,
                               label_smoothing=d.label_smoothing, kd_temperature=d.kd_temp or 1.0)
         return InputConfig(
             data_dir=d.data_dir, global_batch_size=t.batch_size, num_classes=self.info.num_classes,
-            preprocess=self.preprocess_config(), mixing=mixing, train_pattern=d.train_regex,
+            preprocess=preprocess, mixing=mixing, train_pattern=d.train_regex,
             eval_pattern=d.val_regex, with_teacher_logits=d.kd_temp > 0 and not t.online_teacher,
             shuffle_buffer=d.shuffle_buffer or self.info.shuffle_buffer, cache=d.cache,
             deterministic=d.deterministic, seed=d.seed, label_offset=self.info.label_offset,
             start_batch=start_batch)
 
-    def build_inputs(self, is_training: bool, input_context=None, start_batch: int = 0) -> tf.data.Dataset:
-        config = self.input_config(start_batch)
+    def build_inputs(self, is_training: bool, input_context=None, start_batch: int = 0,
+                     train_size: int | None = None) -> tf.data.Dataset:
+        config = self.input_config(start_batch, train_size if is_training else None)
         if not is_training:  # unlike the original, validation records need no teacher logits
             config = dataclasses.replace(config, with_teacher_logits=False)
         return build_dataset(config, is_training, input_context)
@@ -185,4 +190,7 @@ class ClassificationTask:
 
     def eval_step(self, model, features, targets) -> dict:
         logits = model(features["image"], training=False)
+        if self.config.run.eval_flip:
+            mirrored = model(tf.image.flip_left_right(features["image"]), training=False)
+            logits = metrics.mean_softmax_logits(logits, mirrored)
         return metrics.batch_statistics(targets["label"], logits, self.info.num_classes)

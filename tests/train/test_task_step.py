@@ -89,3 +89,26 @@ def test_warm_start_is_the_tasks_initialisation_and_restarts_ema_and_l2sp_anchor
     weight_decay_only = regularization.weight_decay * sum(
         float(tf.nn.l2_loss(v)) for v in regularization.decayed)
     assert float(regularization.loss()) == pytest.approx(weight_decay_only, rel=1e-5)
+
+
+def test_eval_flip_averages_the_softmax_of_the_image_and_its_mirror(toy_data, tmp_path):
+    """--eval_flip: the evaluation's predictions are the mean of the two softmaxes, not one view's."""
+    config = toy_config(toy_data, tmp_path, run={"eval_flip": True})
+    task = ClassificationTask(config.validate())
+    plain = ClassificationTask(toy_config(toy_data, tmp_path).validate())
+    features, targets = next(iter(task.build_inputs(False)))
+    image = features["image"]
+    # A linear classifier with small weights: soft predictions that change under a mirror.
+    model = keras.Sequential([keras.Input(image.shape[1:]), keras.layers.Flatten(),
+                              keras.layers.Dense(4, kernel_initializer=keras.initializers.RandomNormal(stddev=1e-3))])
+    direct = tf.nn.softmax(model(image, training=False)).numpy()
+    mirrored = tf.nn.softmax(model(tf.image.flip_left_right(image), training=False)).numpy()
+    assert np.abs(direct - mirrored).max() > 1e-4  # the two views disagree, so the average is visible
+    expected = (direct + mirrored) / 2
+    labels = targets["label"].numpy().reshape(-1)
+    stats = task.eval_step(model, features, targets)
+    loss = -np.log(expected[np.arange(len(labels)), labels]).sum()
+    assert float(stats["loss_sum"]) == pytest.approx(loss, rel=1e-4)
+    assert float(stats["correct"]) == (expected.argmax(-1) == labels).sum()
+    unflipped = plain.eval_step(model, features, targets)
+    assert float(unflipped["loss_sum"]) == pytest.approx(-np.log(direct[np.arange(len(labels)), labels]).sum(), rel=1e-4)
