@@ -34,7 +34,9 @@ from assembled_cnn.demo import DemoRecipe  # noqa: E402
 RESULTS = ROOT / "benchmarks" / "results" / "bench_demo.json"
 # The demo as issue 14 measured it (mixup type 1, 8 evaluations); alternatives change one or more
 # fields of it. "default" is whatever `make demo` trains now.
-BASE = dataclasses.replace(DemoRecipe(), mixup_type=1, evals=8)
+# The default before issue 14's second round; `default` rows measured with it were renamed to this.
+DEFAULT_2026_11_28 = dataclasses.replace(DemoRecipe(), batch_size=128, base_learning_rate=0.1, eval_flip=False)
+BASE = dataclasses.replace(DEFAULT_2026_11_28, mixup_type=1, evals=8)
 
 # Each alternative changes what its name says against BASE.
 RECIPES: dict[str, DemoRecipe] = {
@@ -51,12 +53,16 @@ RECIPES: dict[str, DemoRecipe] = {
     "v9_evals1_28px_stem1": dataclasses.replace(BASE, evals=1, image_size=28, stem_stride=1),
     "v10_evals1_32px_stem1": dataclasses.replace(BASE, evals=1, image_size=32, stem_stride=1),
     "v11_evals1_nomixup_ema_64px": dataclasses.replace(BASE, evals=1, mixup_type=0, ema_decay=0.999, image_size=64),
-    # From here on the base is the default (no mixup, 4 evaluations), measured on a quiet machine.
-    "v12_flip_ema_wd5e-4": dataclasses.replace(DemoRecipe(), eval_flip=True, ema_decay=0.999, weight_decay=5e-4),
-    "v13_flip_lr0.2": dataclasses.replace(DemoRecipe(), eval_flip=True, base_learning_rate=0.2),
-    "v14_flip_lr0.2_prog40": dataclasses.replace(DemoRecipe(), eval_flip=True, base_learning_rate=0.2,
+    # From here on the base is the default until 2026-11-29 (no mixup, 4 evaluations, batch 128, LR 0.1),
+    # measured on a quiet machine.
+    "default_2026-11-28": DEFAULT_2026_11_28,
+    "v12_flip_ema_wd5e-4": dataclasses.replace(DEFAULT_2026_11_28, eval_flip=True, ema_decay=0.999, weight_decay=5e-4),
+    "v13_flip_lr0.2": dataclasses.replace(DEFAULT_2026_11_28, eval_flip=True, base_learning_rate=0.2),
+    "v14_flip_lr0.2_prog40": dataclasses.replace(DEFAULT_2026_11_28, eval_flip=True, base_learning_rate=0.2,
                                                  progressive_sizes="40"),
-    "v15_flip_b256_lr0.4": dataclasses.replace(DemoRecipe(), eval_flip=True, batch_size=256, base_learning_rate=0.4),
+    "v15_flip_b256_lr0.4": dataclasses.replace(DEFAULT_2026_11_28, eval_flip=True, batch_size=256, base_learning_rate=0.4),
+    "v16_flip_b256_lr0.4_ema0.998": dataclasses.replace(DEFAULT_2026_11_28, eval_flip=True, batch_size=256,
+                                                        base_learning_rate=0.4, ema_decay=0.998),
 }
 
 
@@ -122,8 +128,8 @@ def _train_seconds(model_dir: Path, recipe: DemoRecipe) -> float:
 
 
 def recorded_recipe(row: dict) -> dict:
-    """A row's recipe, fields added to DemoRecipe since it ran at their defaults (which are what ran)."""
-    return {**dataclasses.asdict(DemoRecipe()), **row["config"]}
+    """A row's recipe; fields added to DemoRecipe since it ran take their values of then (off)."""
+    return {**dataclasses.asdict(DEFAULT_2026_11_28), **row["config"]}
 
 
 def table(rows: list[dict]) -> str:
