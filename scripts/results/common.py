@@ -194,10 +194,20 @@ def machine_info() -> str:
             f"{platform.python_version()}, TensorFlow {tf.__version__}")
 
 
+# Settings added to the config after results were stored, with the value every stored run used
+# (their default). At that value they are left out of a recipe, so stored results, and the model_dirs
+# keyed by a recipe's hash, stay valid; a run that sets one gets a recipe (and hash) of its own.
+LATER_SETTINGS = {("data", "progressive_sizes"): [], ("data", "progressive_until"): 0.5,
+                  ("run", "eval_flip"): False}
+
+
 def recipe_of(config: ExperimentConfig) -> dict:
     """The settings that decide a run's result: everything but where it writes."""
     settings = settings_dict(config)
     settings["run"] = {k: v for k, v in settings["run"].items() if k not in ("model_dir", "export_dir")}
+    for (section, name), value in LATER_SETTINGS.items():
+        if settings[section].get(name) == value:
+            del settings[section][name]
     return settings
 
 

@@ -138,3 +138,28 @@ def test_a_search_whose_grid_shrank_moves_its_old_tail_aside(tmp_path):
     result = common.search(tmp_path, [{"lr": 1}, {"lr": 2}], lambda hp: {"top1": 0.0}, supersede=True)
     assert result["best"] == {"lr": 1} and not (tmp_path / "point2.json").exists()
     assert len(list((tmp_path / "superseded").glob("point2.*.json"))) == 1
+
+
+def test_every_stored_recipe_is_still_the_recipe_its_config_gives():
+    """A config field added later must not invalidate the committed results: rebuilt from a stored
+    recipe, the config gives that same recipe back (else add the field to common.LATER_SETTINGS)."""
+    from pathlib import Path
+
+    from assembled_cnn.config import ExperimentConfig
+
+    root = Path(__file__).resolve().parents[2] / "docs" / "results" / "data"
+    stored = [p for p in root.rglob("*.json") if "superseded" not in p.parts]
+    checked, recipes = 0, []
+    for path in stored:
+        recipe = json.loads(path.read_text()).get("recipe")
+        if not isinstance(recipe, dict) or "run" not in recipe:
+            continue
+        recipes.append(recipe)
+        values = json.loads(json.dumps(recipe))
+        values["run"]["model_dir"] = "/tmp/m"
+        assert common.recipe_of(ExperimentConfig.from_dict(values)) == recipe, path
+        checked += 1
+    assert checked >= 4  # (a)'s search points at least
+    recipe = recipes[0]
+    config = ExperimentConfig.from_dict({**recipe, "run": {**recipe["run"], "model_dir": "/m", "eval_flip": True}})
+    assert common.recipe_of(config)["run"]["eval_flip"] is True  # set, a later setting is part of the recipe
