@@ -241,6 +241,8 @@ def _search_summary(results_dir: Path, dataset: str, arm: str) -> str:
     used = {r["learning_rate"] for r in _finals(results_dir, dataset, arm).values()}
     tried = ", ".join(f"{'**' if p['hp']['learning_rate'] in used else ''}{p['hp']['learning_rate']:g}"
                       f"{'**' if p['hp']['learning_rate'] in used else ''}: {100 * p['top1']:.2f}" for p in points)
+    if len(points) < len(LEARNING_RATES):
+        return f"validation top-1 % per LR {tried} (search running: {len(points)} of {len(LEARNING_RATES)} points)"
     best = max(range(len(points)), key=lambda i: points[i]["top1"])
     edge = " — at the edge of the grid, so the optimum may lie beyond it" if best in (0, len(points) - 1) else ""
     return f"validation top-1 % per LR {tried}{edge}"
