@@ -32,10 +32,10 @@ sys.path.insert(0, str(ROOT))
 from assembled_cnn.demo import DemoRecipe  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "bench_demo.json"
-# The demo as issue 14 measured it (mixup type 1, 8 evaluations); alternatives change one or more
-# fields of it. "default" is whatever `make demo` trains now.
 # The default before issue 14's second round; `default` rows measured with it were renamed to this.
 DEFAULT_2026_11_28 = dataclasses.replace(DemoRecipe(), batch_size=128, base_learning_rate=0.1, eval_flip=False)
+# The demo as issue 14 measured it (mixup type 1, 8 evaluations); alternatives change one or more
+# fields of it. "default" is whatever `make demo` trains now.
 BASE = dataclasses.replace(DEFAULT_2026_11_28, mixup_type=1, evals=8)
 
 # Each alternative changes what its name says against BASE.
