@@ -14,8 +14,10 @@ class SplitSumPool(keras.layers.Layer):
     """SK 'fuse' input: split channels into two branches U1, U2 and return GAP(U1 + U2)."""
 
     def call(self, inputs):
-        u1, u2 = tf.split(inputs, 2, axis=-1)
-        return tf.reduce_mean(u1 + u2, axis=[1, 2], keepdims=True)
+        # GAP(U1 + U2) = GAP(U1) + GAP(U2): pool first, so the split and sum touch C values, not H*W*C.
+        pooled = tf.reduce_mean(inputs, axis=[1, 2], keepdims=True)
+        s1, s2 = tf.split(pooled, 2, axis=-1)
+        return s1 + s2
 
     def compute_output_shape(self, input_shape):
         c = None if input_shape[-1] is None else input_shape[-1] // 2
@@ -27,11 +29,14 @@ class SelectKernels(keras.layers.Layer):
 
     def call(self, inputs):
         features, logits = inputs
-        u1, u2 = tf.split(features, 2, axis=-1)
         a1, a2 = tf.split(tf.cast(logits, tf.float32), 2, axis=-1)
-        weights = tf.nn.softmax(tf.stack([a1, a2], axis=0), axis=0)
-        weights = tf.cast(weights, features.dtype)
-        return weights[0] * u1 + weights[1] * u2
+        # softmax over two = (sigmoid(a1 - a2), sigmoid(a2 - a1)); one multiply of the 2C-channel map
+        # by both weights and a sum over the branch axis avoid copying U1 and U2 out of it.
+        weights = tf.cast(tf.concat([tf.sigmoid(a1 - a2), tf.sigmoid(a2 - a1)], axis=-1), features.dtype)
+        weighted = features * weights
+        shape = tf.shape(features)
+        branches = tf.reshape(weighted, tf.concat([shape[:-1], [2, shape[-1] // 2]], axis=0))
+        return tf.reduce_sum(branches, axis=-2)
 
     def compute_output_shape(self, input_shape):
         shape = input_shape[0]
