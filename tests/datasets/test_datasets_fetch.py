@@ -63,3 +63,25 @@ def test_fetch_fashion_mnist_end_to_end(tmp_path):
         decoded = tf.io.decode_png(record["image_bytes"]).numpy()
         np.testing.assert_array_equal(decoded[..., 0], image)
         assert record["label"] == label
+
+
+def test_cache_lock_makes_a_second_process_wait_for_the_first(tmp_path):
+    """Two jobs (or two test workers) filling one cache entry: the second enters only after the
+    first has left, so it never sees a half-written entry."""
+    import subprocess
+    import sys
+    import time
+
+    log = tmp_path / "log.txt"
+    holder = ("import sys, time; from pathlib import Path; from assembled_cnn.datasets.fetch import cache_lock\n"
+              "with cache_lock(Path(sys.argv[1])):\n"
+              "    open(sys.argv[2], 'a').write(sys.argv[3] + ' in\\n'); time.sleep(float(sys.argv[4]))\n"
+              "    open(sys.argv[2], 'a').write(sys.argv[3] + ' out\\n')\n")
+    first = subprocess.Popen([sys.executable, "-c", holder, str(tmp_path / "entry"), str(log), "first", "1.5"])
+    deadline = time.time() + 60
+    while not (log.exists() and "first in" in log.read_text()):
+        assert time.time() < deadline and first.poll() is None
+        time.sleep(0.05)
+    second = subprocess.run([sys.executable, "-c", holder, str(tmp_path / "entry"), str(log), "second", "0"])
+    assert first.wait() == 0 and second.returncode == 0
+    assert log.read_text().split("\n")[:4] == ["first in", "first out", "second in", "second out"]
