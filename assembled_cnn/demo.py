@@ -21,7 +21,7 @@ from pathlib import Path
 from assembled_cnn.config import DataConfig, ExperimentConfig, RunConfig, TrainConfig
 from assembled_cnn.nets import model_config
 
-DEMO_MODEL = dict(resnet_size=18, use_resnet_d=True, use_sk_block=True, anti_alias_type="sconv",
+DEMO_MODEL = dict(resnet_size=18, use_resnet_d=True, anti_alias_type="sconv",
                   anti_alias_filter_size=3, zero_gamma=True, bn_momentum=0.9)
 
 
@@ -40,6 +40,7 @@ class DemoRecipe:
     mixup_alpha: float = 0.2
     label_smoothing: float = 0.1
     use_dropblock: bool = True
+    use_sk_block: bool = True     # Selective Kernel units: about a third of the training step's time here
     ema_decay: float = 0.0
     eval_flip: bool = True        # flip test-time augmentation in every evaluation: +0.24 points
     progressive_sizes: str = ""   # e.g. "40": train at 40 px for the first `progressive_until` of the steps
@@ -54,7 +55,7 @@ def demo_config(data_dir: str, model_dir: str, recipe: DemoRecipe = DemoRecipe()
     r = recipe
     return ExperimentConfig(
         model=model_config("resnet18", num_classes=10, num_filters=r.num_filters, use_dropblock=r.use_dropblock,
-                           stem_stride=r.stem_stride, **DEMO_MODEL),
+                           use_sk_block=r.use_sk_block, stem_stride=r.stem_stride, **DEMO_MODEL),
         data=DataConfig(dataset_name="fashion_mnist", data_dir=data_dir, preprocessing_type="cifar",
                         train_size=r.image_size, test_size=r.image_size, mixup_type=r.mixup_type,
                         mixup_alpha=r.mixup_alpha, label_smoothing=r.label_smoothing, seed=r.seed,
