@@ -27,8 +27,12 @@ $(STAMP): pyproject.toml requirements.lock
 
 venv: $(STAMP) sysdeps
 
+# Two pytest processes (pytest-xdist), each test file in one of them (module fixtures are built
+# once): much of the suite is single-threaded Python (tracing, conversion), so 2 cores finish it
+# sooner together. TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
 test: venv
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile tests
 
 # The newest versions pyproject.toml allows, in a separate venv: does the next lock still pass?
 test-latest: sysdeps
