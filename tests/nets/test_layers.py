@@ -54,6 +54,27 @@ def test_sk_selection_is_a_per_channel_softmax_over_the_two_halves():
                                rtol=1e-5, atol=1e-6)
 
 
+def test_sk_gradients_match_the_textbook_softmax_and_sum():
+    """The unit computes the softmax as sigmoids and sums over a branch axis (fewer passes over
+    the map); its gradients must be those of the plain formula, in fp32 and mixed fp16."""
+    rng = np.random.default_rng(2)
+    for dtype, tolerance in (("float32", 1e-5), ("float16", 2e-2)):
+        features = tf.constant(rng.normal(size=(2, 5, 5, 8)), tf.float32)
+        logits = tf.constant(3 * rng.normal(size=(2, 1, 1, 8)), tf.float32)
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch([features, logits])
+            fused = SelectKernels()([tf.cast(features, dtype), logits]) + SplitSumPool()(tf.cast(features, dtype))
+            weights = tf.nn.softmax(tf.stack(tf.split(logits, 2, axis=-1)), axis=0)
+            u1, u2 = tf.split(features, 2, axis=-1)
+            plain = weights[0] * u1 + weights[1] * u2 + tf.reduce_mean(u1 + u2, axis=[1, 2], keepdims=True)
+            fused_loss = tf.reduce_sum(tf.cast(fused, tf.float32) * tf.range(1.0, 5.0))
+            plain_loss = tf.reduce_sum(plain * tf.range(1.0, 5.0))
+        ours_and_theirs = zip(tape.gradient(fused_loss, [features, logits]),
+                              tape.gradient(plain_loss, [features, logits]))
+        for ours, theirs in ours_and_theirs:
+            np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=tolerance, atol=tolerance)
+
+
 def expected_keep_fraction(height, width, block, keep_prob, gamma_scale=1.0):
     """Exact E[kept] of the original's construction: each pixel survives the seeds covering it."""
     valid_h, valid_w = height - block + 1, width - block + 1
