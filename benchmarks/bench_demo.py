@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from assembled_cnn.demo import DemoRecipe  # noqa: E402
+from assembled_cnn.utils.machine import cpu_has_amx, cpu_name  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "bench_demo.json"
 # The default before issue 14's second round; `default` rows measured with it were renamed to this.
@@ -124,15 +125,8 @@ def run_one(name: str, seed: int, data_dir: str, code_dir: Path, keep: bool = Fa
 
 
 def cpu_model() -> str:
-    """The CPU's model name: the development VMs differ between sessions (AMD EPYC, Intel Xeon
-    with or without AMX), and a wall time means little without it."""
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return "unknown"
-    name = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "unknown")
-    flags = next((line for line in lines if line.startswith("flags")), "")
-    return name + (" with AMX" if " amx_bf16" in flags else "")
+    """The CPU's model name, with "with AMX" where it has it: a wall time means little without it."""
+    return cpu_name() + (" with AMX" if cpu_has_amx() else "")
 
 
 def _train_seconds(model_dir: Path, recipe: DemoRecipe) -> float:

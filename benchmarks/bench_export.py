@@ -31,6 +31,7 @@ from assembled_cnn.deploy import convert, data, runtime  # noqa: E402
 from assembled_cnn.export import export_saved_model  # noqa: E402
 from assembled_cnn.nets import build_model, fold_batch_norm, list_models  # noqa: E402
 from assembled_cnn.preprocessing import get_preset  # noqa: E402
+from assembled_cnn.utils.machine import cpu_name  # noqa: E402
 
 DEFAULT_MODELS = "resnet50,assemble_resnet50,mobilenet_v1,se_mobilenet_v1"
 
@@ -101,12 +102,7 @@ def measure(named: dict[str, runtime.ExportRunner], size: int, batch: int, round
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            cpu = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_name(platform.processor() or platform.machine())
     return f"{cpu}, {os.cpu_count()} cores; TF {tf.__version__}"
 
 

@@ -185,10 +185,9 @@ def machine_info() -> str:
 
     import tensorflow as tf
 
-    cpu = "unknown CPU"
-    if os.path.isfile("/proc/cpuinfo"):
-        names = [line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")]
-        cpu = names[0] if names else cpu
+    from assembled_cnn.utils.machine import cpu_name
+
+    cpu = cpu_name("unknown CPU")
     gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
     return (f"{os.cpu_count()} CPU cores ({cpu}), {', '.join(gpus) if gpus else 'no GPU'}; Python "
             f"{platform.python_version()}, TensorFlow {tf.__version__}")
