@@ -125,7 +125,7 @@ class ServingModule(tf.Module):
         float_spec = tf.TensorSpec([None, *preprocess.output_shape(False)], tf.float32, name="images")
         bytes_spec = tf.TensorSpec([None], tf.string, name="image_bytes")
         # The network is traced once (_forward); __call__ and the signatures call that function.
-        self._network = with_embedding_output(model) or model
+        object.__setattr__(self, "_network", with_embedding_output(model) or model)
         self._forward = tf.function(self._logits_and_embedding, input_signature=[float_spec])
         self.__call__ = tf.function(lambda images: self._forward(images)[0], input_signature=[float_spec])
         self.serve_float = tf.function(self._outputs, input_signature=[float_spec])
@@ -162,9 +162,10 @@ class ServingModule(tf.Module):
         return self._outputs(images)
 
     def signatures(self) -> dict:
-        float_fn = self.serve_float.get_concrete_function()
-        return {DEFAULT_SIGNATURE: float_fn, FLOAT_SIGNATURE: float_fn,
-                BYTES_SIGNATURE: self.serve_bytes.get_concrete_function()}
+        """The tf.functions, not their concrete functions: `tf.saved_model.save` traces them in its
+        save context, so tracing them here first would trace the network twice."""
+        return {DEFAULT_SIGNATURE: self.serve_float, FLOAT_SIGNATURE: self.serve_float,
+                BYTES_SIGNATURE: self.serve_bytes}
 
 
 # ----------------------------------------------------------------------------- writing

@@ -8,6 +8,8 @@ LiteRT interpreter cannot run.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from typing import Callable, Iterable
 
 import keras
@@ -47,10 +49,13 @@ def _one_line(error: Exception) -> str:
 
 
 def to_tflite(model: keras.Model, input_shape: tuple[int, int, int],
-              representative: RepresentativeData | None = None) -> bytes:
+              representative: RepresentativeData | None = None, frozen=None) -> bytes:
     """TFLite flatbuffer: float32, or with `representative` full-integer int8 (int8 input and
-    output tensors with their scale / zero point; every op int8, or a ConversionError)."""
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen_logits(model, input_shape)])
+    output tensors with their scale / zero point; every op int8, or a ConversionError).
+    frozen: `frozen_logits(model, input_shape)` when the caller already has it (tracing a deep
+    network takes seconds)."""
+    frozen = frozen if frozen is not None else frozen_logits(model, input_shape)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
     if representative is not None:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = representative
@@ -64,16 +69,44 @@ def to_tflite(model: keras.Model, input_shape: tuple[int, int, int],
         raise ConversionError(f"{model.name}: no {kind} conversion: {_one_line(error)}") from error
 
 
-def to_onnx(model: keras.Model, input_shape: tuple[int, int, int], opset: int = ONNX_OPSET) -> bytes:
-    """ONNX model (tf2onnx from the logits tf.function), input ``images`` NHWC float32."""
+def to_onnx(model: keras.Model, input_shape: tuple[int, int, int], opset: int = ONNX_OPSET,
+            frozen=None) -> bytes:
+    """ONNX model (tf2onnx from the frozen logits graph), input ``images`` NHWC float32.
+    frozen: as for `to_tflite`."""
     try:
         import tf2onnx
     except ImportError as error:
         raise ConversionError("ONNX export needs tf2onnx and onnx: pip install tf2onnx onnx") from error
-    function = logits_function(model, input_shape)
     try:
-        proto, _ = tf2onnx.convert.from_function(function, input_signature=function.input_signature,
-                                                 opset=opset, output_path=None)
+        frozen = frozen if frozen is not None else frozen_logits(model, input_shape)
+        (tensor_input,), outputs = frozen.inputs, frozen.outputs
+        with _tensorflow_log_level(logging.ERROR):  # tf2onnx's TF1 calls log deprecation notices
+            proto, _ = tf2onnx.convert.from_graph_def(
+                frozen.graph.as_graph_def(), input_names=[tensor_input.name],
+                output_names=[tensor.name for tensor in outputs], opset=opset)
     except Exception as error:  # tf2onnx raises many kinds
         raise ConversionError(f"{model.name}: no ONNX conversion: {_one_line(error)}") from error
+    _rename_input(proto.graph, tensor_input.name, INPUT_NAME)
     return proto.SerializeToString()
+
+
+@contextlib.contextmanager
+def _tensorflow_log_level(level: int):
+    logger = logging.getLogger("tensorflow")
+    previous = logger.level
+    logger.setLevel(max(level, previous))
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
+def _rename_input(graph, old: str, new: str) -> None:
+    """`images:0` (the graph tensor's name) → `images`, the name users and export_info give."""
+    for value in graph.input:
+        if value.name == old:
+            value.name = new
+    for node in graph.node:
+        for index, name in enumerate(node.input):
+            if name == old:
+                node.input[index] = new

@@ -38,24 +38,39 @@ def tiny_preset(name: str, size: int = 32, num_classes: int = 10) -> keras.Model
     return build_model(name, num_classes=num_classes, input_size=size, **width)
 
 
-def _write(model: keras.Model, served: keras.Model, fmt: str, images: np.ndarray, folder: str) -> str:
+class _Served:
+    """The BN-folded network as the converters take it, frozen once for all of them."""
+
+    def __init__(self, model: keras.Model, shape: tuple[int, int, int]):
+        self.model, self.shape, self._frozen = model, shape, None
+
+    @property
+    def frozen(self):
+        if self._frozen is None:
+            self._frozen = convert.frozen_logits(self.model, self.shape)
+        return self._frozen
+
+
+def _write(model: keras.Model, served: _Served, fmt: str, images: np.ndarray, folder: str) -> str:
     """The export's path (a directory for the SavedModel, a file otherwise)."""
-    shape = tuple(images.shape[1:])
+    shape = served.shape
     if fmt == "saved_model":
         size = images.shape[1]  # only recorded in export_info.json (logits are compared), but it must fit
         preprocess = get_preset("cifar", train_size=size, eval_size=size)
         return saved.export_saved_model(model, os.path.join(folder, f"{model.name}_saved_model"), preprocess)
     if fmt == "onnx":
-        blob, path = convert.to_onnx(served, shape), os.path.join(folder, f"{model.name}.onnx")
+        blob = convert.to_onnx(served.model, shape, frozen=served.frozen)
+        path = os.path.join(folder, f"{model.name}.onnx")
     else:
         calibration = data.representative_dataset(images) if fmt == "tflite_int8" else None
-        blob, path = convert.to_tflite(served, shape, calibration), os.path.join(folder, f"{model.name}_{fmt}.tflite")
+        blob = convert.to_tflite(served.model, shape, calibration, frozen=served.frozen)
+        path = os.path.join(folder, f"{model.name}_{fmt}.tflite")
     with open(path, "wb") as handle:
         handle.write(blob)
     return path
 
 
-def export_one(model: keras.Model, served: keras.Model, fmt: str, images: np.ndarray, folder: str) -> dict:
+def export_one(model: keras.Model, served: _Served, fmt: str, images: np.ndarray, folder: str) -> dict:
     """Write `model` in `fmt`, load it back, compare its logits with Keras' on `images`.
 
     Returns the `check.compare` figures plus ``status`` (``ok``; ``fails`` with the converter's
@@ -97,7 +112,7 @@ def _errors(formats, error: BaseException) -> dict[str, dict]:
 def export_preset(name: str, images: np.ndarray, folder: str, formats=FORMATS) -> dict[str, dict]:
     """Every format of preset `name` (tiny width, at `images`' size) → {format: result}."""
     model = tiny_preset(name, images.shape[1])
-    served = saved._folded_if_possible(model)
+    served = _Served(saved._folded_if_possible(model), tuple(images.shape[1:]))
     return {fmt: export_one(model, served, fmt, images, folder) for fmt in formats}
 
 

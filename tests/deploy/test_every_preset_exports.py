@@ -52,7 +52,7 @@ def test_preset_exports_in_every_format(name, every_preset):
 
 
 def test_a_format_that_cannot_be_written_is_a_one_line_reason(images, tmp_path, monkeypatch):
-    def refuse(model, shape, opset=convert.ONNX_OPSET):
+    def refuse(model, shape, opset=convert.ONNX_OPSET, frozen=None):
         raise convert.ConversionError(f"{model.name}: no ONNX conversion: Unsupported op Foo\n  at node 7")
 
     monkeypatch.setattr(convert, "to_onnx", refuse)
@@ -64,7 +64,7 @@ def test_a_format_that_cannot_be_written_is_a_one_line_reason(images, tmp_path, 
 
 
 def test_a_format_that_breaks_otherwise_costs_only_that_format(images, tmp_path, monkeypatch):
-    def crash(model, shape, opset=convert.ONNX_OPSET):
+    def crash(model, shape, opset=convert.ONNX_OPSET, frozen=None):
         raise RuntimeError("converter crashed\nTraceback ...")
 
     monkeypatch.setattr(convert, "to_onnx", crash)

@@ -92,3 +92,24 @@ def test_int8_without_data_is_a_one_line_error(run, tmp_path, capsys):
     error = capsys.readouterr().err
     assert status == 2 and error.count("\n") == 1 and "--data_dir" in error
     assert hparams["data"]["data_dir"]  # the run itself records its data
+
+
+def test_onnx_input_is_named_as_export_info_says_and_tf2onnx_logs_no_deprecation_notices(caplog):
+    """to_onnx converts the frozen graph (whose input tensor is `images:0`) and renames the input;
+    tf2onnx's TF1 calls would log deprecation notices on every export."""
+    import logging
+
+    import numpy as np
+    import onnxruntime
+
+    from assembled_cnn.deploy import convert, zoo
+
+    model = zoo.tiny_preset("resnet18", 32)
+    images = np.random.RandomState(0).rand(4, 32, 32, 3).astype("float32")
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        blob = convert.to_onnx(model, (32, 32, 3))
+    assert not [r for r in caplog.records if "deprecated" in r.getMessage()]
+    session = onnxruntime.InferenceSession(blob, providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == [convert.INPUT_NAME]
+    logits = session.run(None, {convert.INPUT_NAME: images})[0]
+    np.testing.assert_allclose(logits, model(images, training=False).numpy(), rtol=1e-4, atol=1e-5)
