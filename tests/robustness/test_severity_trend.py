@@ -51,14 +51,14 @@ def test_error_grows_with_severity_for_every_corruption():
     clean_error = float(np.mean(np.argmax(predict(tf.cast(images, tf.float32)), -1) != y_test[:count]))
     assert clean_error < 0.25
     errors = evaluate_corruption_errors(predict, OnTheFly(clean, seed=1), get_corruption_names("all"),
-                                        severities=(1, 3, 5), batch_size=500)
+                                        severities=(1, 5), batch_size=500)
     print({name: [round(e, 4) for e in values] for name, values in errors.items()})
     # saturate's severities 1-3 only scale saturation, which is zero on grey: no change at all;
     # its severities 4-5 also add 0.1 to it, which tints the images.
     assert errors["saturate"][0] == clean_error
-    for name, (low, mid, high) in errors.items():
-        # Severity 5 is worse than severity 1 for every corruption. 3 vs 5 need not be ordered:
-        # glass blur's severity 3 runs 3 shuffling iterations, its severity 5 only 2.
-        assert high > low, (name, low, mid, high)
+    for name, (low, high) in errors.items():
+        # Severity 5 is worse than severity 1 for every corruption (the middle ones need not be
+        # ordered: glass blur's severity 3 runs 3 shuffling iterations, its severity 5 only 2).
+        assert high > low, (name, low, high)
     mean = lambda k: np.mean([v[k] for v in errors.values()])  # noqa: E731
-    assert mean(2) > mean(0) + 0.1
+    assert mean(1) > mean(0) + 0.1
