@@ -170,6 +170,9 @@ class RunConfig:
     log_every_n_steps: int = setting(50, "console/TensorBoard period", "Evaluation and checkpoints")
     eval_flip: bool = setting(False, "flip test-time augmentation: also classify the mirrored image and "
                               "average the two softmaxes", "Evaluation and checkpoints")
+    eval_shift: int = setting(0, "shift test-time augmentation: also classify the image moved this many pixels "
+                              "left, right, up and down (border filled with black, as the cifar / mnist crop pads) "
+                              "and average the softmaxes (with --eval_flip: 6 views)", "Evaluation and checkpoints")
     stop_threshold: Optional[float] = setting(None, "stop when the eval metric reaches it",
                                               "Evaluation and checkpoints", short_name="st")
     clean: bool = setting(False, "remove an earlier run's files from model_dir first (only a model_dir this "
@@ -206,6 +209,7 @@ class ExperimentConfig:
                  "piecewise_lr_decay_rates", t.piecewise_lr_decay_rates,
                  "one more value than piecewise_lr_boundary_epochs")
         _require(0.0 <= t.ema_decay < 1.0, "ema_decay", t.ema_decay, "[0, 1)")
+        _require(r.eval_shift >= 0, "eval_shift", r.eval_shift, "a number of pixels >= 0 (0: no shifted views)")
         self._validate_heads()
         self._validate_progressive()
         if self.model.use_dropblock is False and list(t.dropblock_kp) != [1.0, 0.9]:

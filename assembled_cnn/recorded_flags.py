@@ -19,7 +19,8 @@ OVERRIDES = {
     "data_dir": ("data", "data_dir"), "val_regex": ("data", "val_regex"), "batch_size": ("train", "batch_size"),
     "export_dir": ("run", "export_dir"), "distribution_strategy": ("run", "distribution_strategy"),
     "num_gpus": ("run", "num_gpus"), "num_best_ckpt_to_keep": ("run", "num_best_ckpt_to_keep"),
-    "test_size": ("data", "test_size"), "eval_flip": ("run", "eval_flip"), "cache": ("data", "cache"),
+    "test_size": ("data", "test_size"), "eval_flip": ("run", "eval_flip"),
+    "eval_shift": ("run", "eval_shift"), "cache": ("data", "cache"),
     "shuffle_buffer": ("data", "shuffle_buffer"),
 }
 # Flags that only say what to do now; never compared with the recording.

@@ -135,3 +135,12 @@ def pad_and_random_crop(image, size: int, padding: int, seed=None) -> tf.Tensor:
     channels = image.shape[-1]
     return tf.image.stateless_random_crop(padded, [size, size, channels],
                                           seed=seeds_lib.ensure_seed(seed))
+
+
+def shift_image(images, dx: int, dy: int, fill) -> tf.Tensor:
+    """NHWC `images` moved `dx` pixels right and `dy` down (negative: left / up), the uncovered
+    border set to `fill` ([channels]): the translation the training crop's padding allows."""
+    height, width = images.shape[1], images.shape[2]
+    pad = max(abs(dx), abs(dy))
+    padded = tf.pad(images - fill, [[0, 0], [pad, pad], [pad, pad], [0, 0]]) + fill
+    return padded[:, pad - dy:pad - dy + height, pad - dx:pad - dx + width, :]

@@ -44,3 +44,9 @@ def _per_channel(values, channels) -> tf.Tensor:
     if channels is not None and values.shape[0] != channels:
         raise ValueError(f"got {values.shape[0]} normalisation constants for {channels} channels")
     return values
+
+
+def black_pixel(preset, channels: int) -> tf.Tensor:
+    """What a 0-valued pixel (the zero padding of the cifar / mnist random crop) becomes after
+    `preset`'s normalisation: [channels] float32."""
+    return normalize_image(tf.zeros([channels]), preset.normalization, preset.means, preset.stds)

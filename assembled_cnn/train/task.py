@@ -19,6 +19,8 @@ from assembled_cnn.datasets.input import InputConfig, build_dataset, list_files
 from assembled_cnn.datasets.registry import DatasetInfo, get_dataset_info
 from assembled_cnn.datasets.verify import has_teacher_logits
 from assembled_cnn.nets import build_model, model_info
+from assembled_cnn.preprocessing import normalize
+from assembled_cnn.preprocessing.crop import shift_image
 from assembled_cnn.preprocessing.mixing import MixingConfig
 from assembled_cnn.preprocessing.presets import PreprocessConfig, get_preset
 from assembled_cnn.preprocessing.random_erasing import RandomErasingConfig
@@ -189,8 +191,18 @@ class ClassificationTask:
         return {"loss": loss * num_replicas, **loss_parts}
 
     def eval_step(self, model, features, targets) -> dict:
-        logits = model(features["image"], training=False)
-        if self.config.run.eval_flip:
-            mirrored = model(tf.image.flip_left_right(features["image"]), training=False)
-            logits = metrics.mean_softmax_logits(logits, mirrored)
+        views = self.test_time_views(features["image"])
+        logits = [model(view, training=False) for view in views]
+        logits = metrics.mean_softmax_logits(*logits) if len(logits) > 1 else logits[0]
         return metrics.batch_statistics(targets["label"], logits, self.info.num_classes)
+
+    def test_time_views(self, images) -> list:
+        """The image, its mirror (eval_flip) and its four shifts by eval_shift pixels (eval_shift),
+        whose softmaxes the evaluation averages."""
+        run = self.config.run
+        views = [images, tf.image.flip_left_right(images)] if run.eval_flip else [images]
+        if run.eval_shift > 0:
+            fill = normalize.black_pixel(preprocess_config_of(self.config.data), images.shape[-1])
+            views += [shift_image(images, dx, dy, fill) for dx, dy in
+                      ((run.eval_shift, 0), (-run.eval_shift, 0), (0, run.eval_shift), (0, -run.eval_shift))]
+        return views

@@ -197,7 +197,7 @@ def machine_info() -> str:
 # (their default). At that value they are left out of a recipe, so stored results, and the model_dirs
 # keyed by a recipe's hash, stay valid; a run that sets one gets a recipe (and hash) of its own.
 LATER_SETTINGS = {("data", "progressive_sizes"): [], ("data", "progressive_until"): 0.5,
-                  ("run", "eval_flip"): False}
+                  ("run", "eval_flip"): False, ("run", "eval_shift"): 0}
 
 
 def recipe_of(config: ExperimentConfig) -> dict:

@@ -163,3 +163,23 @@ def test_random_crop_false_takes_the_whole_image(smooth_rgb, encoder):
     out = preprocess_image(png, True, preset, seed=[1, 1])
     np.testing.assert_allclose(out, crop.resize(smooth_rgb, 48, 48), atol=1e-4)
     assert presets.FAMILIES == ("imagenet", "reid", "cifar", "mnist")
+
+
+@pytest.mark.parametrize("dx,dy", [(2, 0), (-2, 0), (0, 3), (0, -1), (1, -2)])
+def test_shift_image_moves_the_pixels_and_fills_the_border_with_the_given_colour(dx, dy):
+    images = np.random.RandomState(0).rand(2, 6, 7, 3).astype(np.float32)
+    fill = np.array([-1.0, -2.0, -3.0], np.float32)
+    shifted = crop.shift_image(tf.constant(images), dx, dy, tf.constant(fill)).numpy()
+    expected = np.broadcast_to(fill, images.shape).copy()
+    rows_to, rows_from = slice(max(dy, 0), 6 + min(dy, 0)), slice(max(-dy, 0), 6 - max(dy, 0))
+    cols_to, cols_from = slice(max(dx, 0), 7 + min(dx, 0)), slice(max(-dx, 0), 7 - max(dx, 0))
+    expected[:, rows_to, cols_to] = images[:, rows_from, cols_from]
+    np.testing.assert_allclose(shifted, expected, atol=1e-6)
+
+
+def test_black_pixel_is_what_normalisation_makes_of_zero():
+    preset = get_preset("cifar")
+    black = normalize.black_pixel(preset, 3).numpy()
+    np.testing.assert_allclose(black, normalize.normalize_image(np.zeros([1, 1, 3]), preset.normalization,
+                                                                 preset.means, preset.stds).numpy()[0, 0])
+    assert black.shape == (3,) and np.all(black < 0)  # black lies below every mean

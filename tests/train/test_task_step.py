@@ -112,3 +112,31 @@ def test_eval_flip_averages_the_softmax_of_the_image_and_its_mirror(toy_data, tm
     assert float(stats["correct"]) == (expected.argmax(-1) == labels).sum()
     unflipped = plain.eval_step(model, features, targets)
     assert float(unflipped["loss_sum"]) == pytest.approx(-np.log(direct[np.arange(len(labels)), labels]).sum(), rel=1e-4)
+
+
+def test_eval_shift_averages_the_softmax_of_six_views(toy_data, tmp_path):
+    """--eval_flip --eval_shift 2: the image, its mirror and its four 2-px shifts (black border)."""
+    from assembled_cnn.config import ConfigError
+    from assembled_cnn.preprocessing import normalize
+    from assembled_cnn.train.task import preprocess_config_of
+
+    config = toy_config(toy_data, tmp_path, run={"eval_flip": True, "eval_shift": 2}).validate()
+    task = ClassificationTask(config)
+    features, targets = next(iter(task.build_inputs(False)))
+    image = features["image"].numpy()
+    black = normalize.black_pixel(preprocess_config_of(config.data), image.shape[-1]).numpy()
+    padded = np.pad(image - black, [(0, 0), (2, 2), (2, 2), (0, 0)]) + black
+    h, w = image.shape[1:3]
+    views = [image, image[:, :, ::-1]] + [padded[:, 2 - dy:2 - dy + h, 2 - dx:2 - dx + w]
+                                         for dx, dy in ((2, 0), (-2, 0), (0, 2), (0, -2))]
+    model = keras.Sequential([keras.Input(image.shape[1:]), keras.layers.Flatten(),
+                              keras.layers.Dense(4, kernel_initializer=keras.initializers.RandomNormal(stddev=1e-3))])
+    expected = np.mean([tf.nn.softmax(model(v, training=False)).numpy() for v in views], axis=0)
+    labels = targets["label"].numpy().reshape(-1)
+    stats = task.eval_step(model, features, targets)
+    assert float(stats["loss_sum"]) == pytest.approx(-np.log(expected[np.arange(len(labels)), labels]).sum(), rel=1e-4)
+    flip_only = ClassificationTask(toy_config(toy_data, tmp_path, run={"eval_flip": True}).validate())
+    assert float(flip_only.eval_step(model, features, targets)["loss_sum"]) != pytest.approx(
+        float(stats["loss_sum"]), rel=1e-4)
+    with pytest.raises(ConfigError, match="--eval_shift=-1 is invalid"):
+        toy_config(toy_data, tmp_path, run={"eval_shift": -1}).validate()
