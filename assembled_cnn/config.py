@@ -171,7 +171,7 @@ class RunConfig:
     eval_flip: bool = setting(False, "flip test-time augmentation: also classify the mirrored image and "
                               "average the two softmaxes", "Evaluation and checkpoints")
     eval_shift: int = setting(0, "shift test-time augmentation: also classify the image moved this many pixels "
-                              "left, right, up and down (border filled with black, as the cifar / mnist crop pads) "
+                              "left, right, up and down (border filled with black, as the cifar preset's training crop pads) "
                               "and average the softmaxes (with --eval_flip: 6 views)", "Evaluation and checkpoints")
     stop_threshold: Optional[float] = setting(None, "stop when the eval metric reaches it",
                                               "Evaluation and checkpoints", short_name="st")

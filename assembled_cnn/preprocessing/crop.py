@@ -139,8 +139,9 @@ def pad_and_random_crop(image, size: int, padding: int, seed=None) -> tf.Tensor:
 
 def shift_image(images, dx: int, dy: int, fill) -> tf.Tensor:
     """NHWC `images` moved `dx` pixels right and `dy` down (negative: left / up), the uncovered
-    border set to `fill` ([channels]): the translation the training crop's padding allows."""
+    border set to `fill` ([channels]): the translation the cifar training crop's zero padding allows."""
     height, width = images.shape[1], images.shape[2]
     pad = max(abs(dx), abs(dy))
+    fill = tf.cast(fill, images.dtype)
     padded = tf.pad(images - fill, [[0, 0], [pad, pad], [pad, pad], [0, 0]]) + fill
     return padded[:, pad - dy:pad - dy + height, pad - dx:pad - dx + width, :]

@@ -47,6 +47,6 @@ def _per_channel(values, channels) -> tf.Tensor:
 
 
 def black_pixel(preset, channels: int) -> tf.Tensor:
-    """What a 0-valued pixel (the zero padding of the cifar / mnist random crop) becomes after
+    """What a 0-valued pixel (the zero padding of the cifar random crop) becomes after
     `preset`'s normalisation: [channels] float32."""
     return normalize_image(tf.zeros([channels]), preset.normalization, preset.means, preset.stds)

@@ -75,6 +75,19 @@ class ClassificationTask:
         if config.model.num_classes != self.info.num_classes:
             raise ConfigError(f"--num_classes={config.model.num_classes} but dataset "
                               f"{self.info.name!r} has {self.info.num_classes} classes")
+        self._shift_fill = self._eval_shift_fill()
+
+    def _eval_shift_fill(self):
+        """The border colour of --eval_shift's views, computed here, not in the traced eval step."""
+        shift = self.config.run.eval_shift
+        if not shift:
+            return None
+        preprocess = preprocess_config_of(self.config.data)
+        height, _, channels = preprocess.output_shape(False)
+        if 2 * shift >= height:
+            raise ConfigError(f"--eval_shift={shift} is invalid: expected fewer pixels than half the "
+                              f"{height}-px evaluation image (shifts of 1-4 px are the usual choice)")
+        return normalize.black_pixel(preprocess, channels).numpy()
 
     def check_training_records(self) -> None:
         """Offline KD needs teacher logits in the records: say so before a graph error does."""
@@ -202,7 +215,6 @@ class ClassificationTask:
         run = self.config.run
         views = [images, tf.image.flip_left_right(images)] if run.eval_flip else [images]
         if run.eval_shift > 0:
-            fill = normalize.black_pixel(preprocess_config_of(self.config.data), images.shape[-1])
-            views += [shift_image(images, dx, dy, fill) for dx, dy in
+            views += [shift_image(images, dx, dy, self._shift_fill) for dx, dy in
                       ((run.eval_shift, 0), (-run.eval_shift, 0), (0, run.eval_shift), (0, -run.eval_shift))]
         return views

@@ -140,3 +140,19 @@ def test_eval_shift_averages_the_softmax_of_six_views(toy_data, tmp_path):
         float(stats["loss_sum"]), rel=1e-4)
     with pytest.raises(ConfigError, match="--eval_shift=-1 is invalid"):
         toy_config(toy_data, tmp_path, run={"eval_shift": -1}).validate()
+    size = image.shape[1]
+    with pytest.raises(ConfigError, match=f"--eval_shift={size // 2} is invalid: .* half the {size}-px"):
+        ClassificationTask(toy_config(toy_data, tmp_path, run={"eval_shift": size // 2}).validate())
+
+
+def test_eval_shift_in_a_traced_step_logs_no_autograph_warning(toy_data, tmp_path, caplog):
+    """The border colour is computed when the task is built: AutoGraph never sees the preset code."""
+    import logging
+
+    task = ClassificationTask(toy_config(toy_data, tmp_path, run={"eval_flip": True, "eval_shift": 2}).validate())
+    features, targets = next(iter(task.build_inputs(False)))
+    model = keras.Sequential([keras.Input(features["image"].shape[1:]), keras.layers.Flatten(), keras.layers.Dense(4)])
+    with caplog.at_level(logging.WARNING):
+        stats = tf.function(lambda f, t: task.eval_step(model, f, t))(features, targets)
+    assert float(stats["loss_sum"]) > 0
+    assert not [r for r in caplog.records if "AutoGraph" in r.getMessage()]
