@@ -42,12 +42,20 @@ class _Served:
     """The BN-folded network as the converters take it, frozen once for all of them."""
 
     def __init__(self, model: keras.Model, shape: tuple[int, int, int]):
-        self.model, self.shape, self._frozen = model, shape, None
+        self.model, self.shape, self._frozen, self._error = model, shape, None, None
 
     @property
     def frozen(self):
-        if self._frozen is None:
-            self._frozen = convert.frozen_logits(self.model, self.shape)
+        """The frozen logits function; a network that cannot be frozen fails every converted
+        format with the same one-line reason (tried once)."""
+        if self._error is None and self._frozen is None:
+            try:
+                self._frozen = convert.frozen_logits(self.model, self.shape)
+            except Exception as error:  # tracing or constant folding broke
+                self._error = convert.ConversionError(f"{self.model.name}: cannot be frozen for conversion: "
+                                                      f"{one_line(error)}")
+        if self._error is not None:
+            raise self._error
         return self._frozen
 
 

@@ -88,3 +88,18 @@ def test_a_float_export_that_disagrees_is_marked_mismatch(images, tmp_path, monk
     result = zoo.export_preset("mobilenet_v1", images, str(tmp_path), formats=("tflite",))["tflite"]
     assert result["status"] == "ok" and not result["passed"]
     assert zoo.cell(result).startswith("MISMATCH")
+
+
+def test_a_network_that_cannot_be_frozen_fails_each_converted_format_once_with_its_reason(images, tmp_path,
+                                                                                         monkeypatch):
+    calls = []
+
+    def broken(model, shape):
+        calls.append(model.name)
+        raise ValueError("cannot trace\n  at layer 3")
+
+    monkeypatch.setattr(convert, "frozen_logits", broken)
+    result = zoo.export_preset("mobilenet_v1", images, str(tmp_path), formats=("tflite", "tflite_int8", "onnx"))
+    assert {fmt: r["status"] for fmt, r in result.items()} == {"tflite": "fails", "tflite_int8": "fails", "onnx": "fails"}
+    assert all(r["reason"].endswith("cannot be frozen for conversion: ValueError: cannot trace") for r in result.values())
+    assert len(calls) == 1
