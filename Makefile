@@ -29,10 +29,11 @@ venv: $(STAMP) sysdeps
 
 # Two pytest processes (pytest-xdist), each test file in one of them (module fixtures are built
 # once): much of the suite is single-threaded Python (tracing, conversion), so 2 cores finish it
-# sooner together. TEST_WORKERS=0 runs it in one process.
+# sooner together. TEST_WORKERS=0 runs it in one process. The 15 slowest items are listed at the
+# end, so every CI log says where the suite's time went.
 TEST_WORKERS ?= 2
 test: venv
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile tests
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15 tests
 
 # The newest versions pyproject.toml allows, in a separate venv: does the next lock still pass?
 test-latest: sysdeps

@@ -68,6 +68,16 @@ def build_task_model(config: ExperimentConfig) -> keras.Model:
         keras.config.set_dtype_policy("float32")
 
 
+def shift_offsets(shift: int) -> list[tuple[int, int]]:
+    """The (dx, dy) of --eval_shift's views: right, left, down, up; none when shift is 0."""
+    return [(shift, 0), (-shift, 0), (0, shift), (0, -shift)] if shift > 0 else []
+
+
+def test_time_view_count(run) -> int:
+    """How many views ClassificationTask.test_time_views makes per image under this RunConfig."""
+    return 1 + int(run.eval_flip) + len(shift_offsets(run.eval_shift))
+
+
 class ClassificationTask:
     def __init__(self, config: ExperimentConfig, dataset_info: DatasetInfo | None = None):
         self.config = config
@@ -214,7 +224,5 @@ class ClassificationTask:
         whose softmaxes the evaluation averages."""
         run = self.config.run
         views = [images, tf.image.flip_left_right(images)] if run.eval_flip else [images]
-        if run.eval_shift > 0:
-            views += [shift_image(images, dx, dy, self._shift_fill) for dx, dy in
-                      ((run.eval_shift, 0), (-run.eval_shift, 0), (0, run.eval_shift), (0, -run.eval_shift))]
+        views += [shift_image(images, dx, dy, self._shift_fill) for dx, dy in shift_offsets(run.eval_shift)]
         return views
