@@ -105,13 +105,13 @@ def check_export(export_dir: str, data_dir: str, count: int = 8) -> list[dict]:
 
 def _views_note(run) -> str:
     """How the report's accuracy was measured, when it was not one view per image."""
-    from assembled_cnn.train.task import test_time_view_count
+    from assembled_cnn.train.task import eval_view_count
 
     views = (["its mirror image"] if run.eval_flip else []) + (
         [f"its four {run.eval_shift}-px shifts"] if run.eval_shift else [])
     if not views:
         return ""
-    count = test_time_view_count(run)
+    count = eval_view_count(run)
     return (f", each classified with {' and '.join(views)} (test-time augmentation: the mean of the "
             f"{count} softmaxes; the exported SavedModel classifies one view)")
 

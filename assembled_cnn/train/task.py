@@ -73,7 +73,7 @@ def shift_offsets(shift: int) -> list[tuple[int, int]]:
     return [(shift, 0), (-shift, 0), (0, shift), (0, -shift)] if shift > 0 else []
 
 
-def test_time_view_count(run) -> int:
+def eval_view_count(run) -> int:
     """How many views ClassificationTask.test_time_views makes per image under this RunConfig."""
     return 1 + int(run.eval_flip) + len(shift_offsets(run.eval_shift))
 

@@ -394,7 +394,7 @@ def ce_figure(results_dir: Path) -> str | None:
 SECTION_TEXT = """Vanilla = resnet18-shaped, 16 filters, ImageNet stem. Assembled = the same + ResNet-D + SK
 blocks + anti-aliased downsampling (`sconv`, 3×3 binomial) + DropBlock (keep-prob 1 → 0.9, block 3)
 + zero-γ, trained with in-batch mixup (α 0.2), label smoothing 0.1 and AutoAugment (CIFAR policy);
-Big-Little is left out. Budget (the demo's): 8 epochs of the 60,000 training images at 56 px (28-px digits
+Big-Little is left out. Budget (the demo's when this suite was set up): 8 epochs of the 60,000 training images at 56 px (28-px digits
 resized, pad-crop-flip), batch 128, SGD + momentum 0.9, cosine LR with 0.5 warm-up epochs, weight
 decay 1e-4, BN momentum 0.9. Each arm's LR is the best of {0.05, 0.1, 0.2, 0.4} on 5,000 images held
 out of train (a stratified draw with seed 1234; each candidate trains on the other 55,000 with seed

@@ -135,11 +135,11 @@ def test_eval_shift_averages_the_softmax_of_six_views(toy_data, tmp_path):
     labels = targets["label"].numpy().reshape(-1)
     stats = task.eval_step(model, features, targets)
     assert float(stats["loss_sum"]) == pytest.approx(-np.log(expected[np.arange(len(labels)), labels]).sum(), rel=1e-4)
-    from assembled_cnn.train.task import test_time_view_count
+    from assembled_cnn.train.task import eval_view_count
 
-    assert test_time_view_count(config.run) == len(task.test_time_views(features["image"])) == 6
+    assert eval_view_count(config.run) == len(task.test_time_views(features["image"])) == 6
     flip_only = ClassificationTask(toy_config(toy_data, tmp_path, run={"eval_flip": True}).validate())
-    assert test_time_view_count(flip_only.config.run) == len(flip_only.test_time_views(features["image"])) == 2
+    assert eval_view_count(flip_only.config.run) == len(flip_only.test_time_views(features["image"])) == 2
     assert float(flip_only.eval_step(model, features, targets)["loss_sum"]) != pytest.approx(
         float(stats["loss_sum"]), rel=1e-4)
     with pytest.raises(ConfigError, match="--eval_shift=-1 is invalid"):
