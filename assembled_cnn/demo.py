@@ -129,7 +129,7 @@ def write_report(output_dir: Path, config: ExperimentConfig, results: dict, samp
         Section("Result", f"Fashion-MNIST test accuracy (top-1): **{results['top1']:.2%}** on "
                           f"{results['num_examples']} images{_views_note(config.run)}.\n\n"
                           + markdown_table(metric_rows, float_format=".4f")),
-        Section("Curves", "Training loss, learning rate and test top-1 per step.", image="curves.png"),
+        Section("Curves", "Training loss and learning rate per step; test top-1 at each evaluation (by default one, at the end).", image="curves.png"),
         Section("Model", "```json\n" + json.dumps(config.model.to_dict(), indent=1, sort_keys=True) + "\n```"),
         Section("Training", "```json\n" + json.dumps(config.train.__dict__ | config.data.__dict__, indent=1,
                                                     sort_keys=True, default=str) + "\n```"),
@@ -166,7 +166,7 @@ def parse_flags(argv=None) -> tuple[argparse.Namespace, DemoRecipe]:
     parser.add_argument("--epochs", type=float, default=DemoRecipe.epochs)
     parser.add_argument("--image_size", type=int, default=DemoRecipe.image_size)
     parser.add_argument("--use_sk_block", action="store_true",
-                        help="add Selective Kernel units (about 1.3x the training time per epoch here)")
+                        help="add Selective Kernel units (about 1.4x the training time per epoch here)")
     args = parser.parse_args(argv)
     return args, replace(DemoRecipe(), epochs=args.epochs, image_size=args.image_size,
                          use_sk_block=args.use_sk_block)

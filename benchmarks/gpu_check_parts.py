@@ -242,7 +242,7 @@ def fake_fashion_mnist(root: Path, train: int = 128, validation: int = 64) -> Pa
 
 
 def part_demo(sizes: Sizes, data_dir: str) -> dict:
-    """`assembled_cnn.demo` end to end (train, evaluations, export, export check); wall time, top-1."""
+    """`assembled_cnn.demo` end to end (train, evaluation, export, export check); wall time, top-1."""
     from assembled_cnn import demo
 
     with tempfile.TemporaryDirectory() as tmp:

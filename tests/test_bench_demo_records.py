@@ -30,3 +30,16 @@ def test_the_default_is_the_recipe_measured_last():
     bench = load_bench_demo()
     assert bench.RECIPES["default"] == bench.RECIPES["v23_noSK_13ep_shift2_evals1"]
     assert bench.DEFAULT_2026_11_28.epochs == 8.0 and bench.DEFAULT_2026_11_28.use_sk_block
+
+
+def test_the_old_defaults_name_every_recipe_field():
+    """UNTIL_2026_11_29 is written out in full: a field added to DemoRecipe later must be added
+    there, with the value the old runs had (off), or this fails."""
+    import ast
+
+    bench = load_bench_demo()
+    tree = ast.parse((ROOT / "benchmarks" / "bench_demo.py").read_text())
+    call = next(node.value for node in tree.body if isinstance(node, ast.Assign)
+                and getattr(node.targets[0], "id", "") == "UNTIL_2026_11_29")
+    named = {keyword.arg for keyword in call.keywords}
+    assert named == {field.name for field in dataclasses.fields(bench.DemoRecipe)}

@@ -18,10 +18,10 @@ def test_the_default_demo_trains_the_assembled_techniques():
 
 
 def test_every_measured_alternative_reaches_the_config():
-    recipe = replace(DemoRecipe(), use_sk_block=False, batch_size=192, base_learning_rate=0.3, epochs=11.0,
+    recipe = replace(DemoRecipe(), use_sk_block=True, batch_size=192, base_learning_rate=0.3, epochs=11.0,
                      evals=2, eval_flip=False, eval_shift=3, progressive_sizes="40,48", seed=3)
     config = demo_config("data", "model", recipe)
-    assert not config.model.use_sk_block and config.model.use_resnet_d
+    assert config.model.use_sk_block and config.model.use_resnet_d
     assert (config.train.batch_size, config.train.base_learning_rate, config.train.train_epochs) == (192, 0.3, 11.0)
     assert config.run.epochs_between_evals == 5.5 and not config.run.eval_flip and config.run.eval_shift == 3
     assert config.data.progressive_sizes == [40, 48] and config.data.seed == 3

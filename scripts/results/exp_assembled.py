@@ -5,7 +5,7 @@
 Per dataset: the plain resnet18-shaped network ("vanilla") and the paper's stack
 ("assembled": ResNet-D, SK, anti-aliased downsampling, DropBlock, zero-γ, in-batch mixup,
 label smoothing 0.1, AutoAugment), both at the common budget (8 epochs, 56 px, 16 filters: the
-demo's; an earlier 32-px budget had not converged on validation).
+demo's when this suite was set up; an earlier 32-px budget had not converged on validation).
 Each arm's learning rate is chosen on the validation split carved from train (4 points, seed 0);
 the chosen recipe then trains on the full train split with seeds 0, 1, 2. Test top-1 is the
 full 10,000-image test split; robustness is every one of its images under each of the 15
@@ -51,7 +51,7 @@ ABLATIONS = (
     Arm("plus_dropblock", model=DROPBLOCK, label="vanilla + DropBlock (block 3, keep 0.9)"),
 )
 OUT = "a_assembled"
-# The demo's budget. At 32 px, validation top-1 still rose 1.4-2.8 points with twice the epochs
+# The demo's budget when this suite was set up. At 32 px, validation top-1 still rose 1.4-2.8 points with twice the epochs
 # or 56 px (those runs are kept under a_assembled/superseded/32px), so (a) moved here.
 BUDGET = common.Budget(image_size=56)
 
