@@ -26,9 +26,10 @@ step exp_assembled --datasets fashion_mnist --convergence_only   # does (a)'s bu
 TRANSFER_STAGES=fixed step exp_transfer                       # fixed features: cheap, all targets
 step exp_kd
 TRANSFER_STAGES=finetune,random,aux TRANSFER_TARGETS=fashion_mnist step exp_transfer
+TRANSFER_STAGES=finetune,random TRANSFER_TARGETS=sklearn_digits step exp_transfer   # a 2nd trained target, small
 step exp_assembled --ablation_only
 step exp_assembled --datasets mnist --no_ablation
-step exp_transfer                                             # MNIST and digits fine-tuning
+step exp_transfer                                             # MNIST fine-tuning
 "$PY" scripts/results/make_report.py
 if (( ${#FAILED[@]} )); then
   printf '[run_all] failed: %s\n' "${FAILED[@]}" >&2
