@@ -10,6 +10,8 @@ import pytest
 
 from results_testlib import import_script, make_data_root, run_script, tiny_env
 
+from assembled_cnn.robustness.corruptions import get_corruption_names
+
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
@@ -54,7 +56,7 @@ def test_section_and_report_are_built_from_the_stored_json(finished, monkeypatch
     exp = import_script("exp_assembled")
     monkeypatch.setattr(exp.common, "SEEDS", (0, 1))  # the tiny run's seeds
     section = exp.section(tmp_path / "results" / "data")
-    fashion = [v for v in section["verdicts"] if "Fashion-MNIST" in v["claim"]]
+    fashion = [v for v in section["verdicts"] if "Fashion-MNIST at 8 epochs" in v["claim"]]
     assert len(fashion) == 2 and all(v["verdict"] != "pending" and v["interval"]["n"] == 2 for v in fashion)
     mnist = [v for v in section["verdicts"] if "(a) MNIST" in v["claim"]]
     assert mnist and all(v["verdict"] == "pending" for v in mnist)  # not run: reported, never estimated
@@ -99,3 +101,40 @@ def test_a_convergence_run_at_a_since_changed_lr_is_kept_aside_and_re_run(tmp_pa
     folder = tmp_path / "data" / exp.OUT / "convergence" / "fashion_mnist" / "assembled"
     assert json.loads((folder / "e16_px56.json").read_text())["learning_rate"] == 0.4
     assert len(list((folder / "superseded").glob("e16_px56.*.json"))) == 1
+
+
+def test_long_finals_train_every_arm_and_seed_at_16_epochs_stored_apart_and_resume(tmp_path, monkeypatch):
+    exp = import_script("exp_assembled")
+    monkeypatch.setattr(exp.common, "RESULTS_DIR", tmp_path / "data")
+    monkeypatch.setattr(exp.common, "RUNS_DIR", tmp_path / "runs")
+    monkeypatch.setattr(exp.common, "ensure_dataset", lambda name: "d")
+    monkeypatch.setattr(exp.common, "dev_split", lambda data_dir, dataset: f"{data_dir}/dev")
+    monkeypatch.setattr(exp, "corrupted_sets", lambda dataset, data_dir: ("clean", "labels", "paths"))
+    monkeypatch.setattr(exp, "robustness", lambda model_dir, *sets: {
+        "mce": 50.0 if "vanilla" in model_dir else 40.0, "relative_mce": 60.0, "mean_corruption_error": 0.3,
+        "ce": {name: 50.0 for name in get_corruption_names("common")}})
+    finals = []
+
+    def train(config):
+        if "/dev" in config.data.data_dir:  # the search: LR 0.2 wins for both arms
+            return {"top1": 0.9 if config.train.base_learning_rate == 0.2 else 0.8}
+        finals.append(config)
+        return {"top1": 0.90 + 0.01 * ("assembled" in config.run.model_dir) + 0.001 * len(finals)}
+
+    monkeypatch.setattr(exp.common, "train", train)
+    exp.main(["--datasets", "fashion_mnist", "--long_finals"])
+    assert len(finals) == 6 and all(c.train.train_epochs == 16.0 and c.train.base_learning_rate == 0.2 for c in finals)
+    assert all("/e16_px56/fashion_mnist/" in c.run.model_dir for c in finals)
+    out = tmp_path / "data" / exp.OUT
+    assert sorted(p.relative_to(out).as_posix() for p in out.glob("e16_px56/**/seed*.json")) == [
+        f"e16_px56/fashion_mnist/{arm}/seed{seed}.json" for arm in ("assembled", "vanilla") for seed in (0, 1, 2)]
+    assert not (out / "fashion_mnist").exists()  # the common budget's finals are not touched
+    exp.main(["--datasets", "fashion_mnist", "--long_finals"])
+    assert len(finals) == 6  # stored: nothing trains again
+    verdicts = {v["claim"]: v for v in exp.section(tmp_path / "data")["verdicts"]}
+    long = verdicts["(a) Fashion-MNIST at 16 epochs, 56 px: the assembled network is more accurate (top-1, points)"]
+    assert long["verdict"] == "reproduced" and long["interval"]["n"] == 3
+    robust = verdicts["(a) Fashion-MNIST at 16 epochs, 56 px: the assembled network is more robust (mCE, lower is better)"]
+    assert robust["verdict"] == "reproduced"
+    assert verdicts["(a) Fashion-MNIST at 8 epochs, 56 px: the assembled network is more accurate (top-1, points)"][
+        "verdict"] == "pending"
