@@ -86,10 +86,10 @@ def epochs(per_class: int) -> float:
 
 # ----------------------------------------------------------------------------- inputs
 
-def pretrained_dir() -> str:
-    """Lite0's ImageNet weights as a model_dir (written once); TINY: a randomly initialised
-    quarter-width, shallower Lite0 (the tests need neither the weights nor their cost)."""
-    target = common.RUNS_DIR / "pretrained" / (MODEL + ("_tiny" if TINY else ""))
+def pretrained_dir(model: str = MODEL) -> str:
+    """`model`'s (Lite0/1/2) ImageNet weights as a model_dir (written once); TINY: a randomly
+    initialised quarter-width, shallower one (the tests need neither the weights nor their cost)."""
+    target = common.RUNS_DIR / "pretrained" / (model + ("_tiny" if TINY else ""))
     if (target / "model_config.json").is_file():
         return str(target)
     partial = target.with_name(target.name + ".partial")   # renamed when complete: a kill leaves no half dir
@@ -98,12 +98,12 @@ def pretrained_dir() -> str:
         from assembled_cnn.nets import build_model, model_config
         from assembled_cnn.tools.convert_tf1_checkpoint import write_model_dir
 
-        config = model_config(MODEL, num_classes=10, width_multiplier=0.25, depth_multiplier=0.1)
+        config = model_config(model, num_classes=10, width_multiplier=0.25, depth_multiplier=0.1)
         write_model_dir(str(partial), config, build_model(config=config))
     else:
         from assembled_cnn.tools import import_weights
-        if import_weights.main(["--source", MODEL, "--model_dir", str(partial)]) != 0:
-            raise SystemExit(f"could not write the {MODEL} ImageNet model_dir {partial}")
+        if import_weights.main(["--source", model, "--model_dir", str(partial)]) != 0:
+            raise SystemExit(f"could not write the {model} ImageNet model_dir {partial}")
     os.replace(partial, target)
     return str(target)
 
@@ -182,26 +182,27 @@ def recipe(regime: str, per_class: int, hp: dict | None = None) -> study.Recipe:
                         finetune=study.FinetuneOptions(**{**warm_bn, **options}))
 
 
-def run_cell(data_dir: str, output_dir: Path, regime: str, per_class: int, seed: int, hp: dict | None) -> dict:
+def run_cell(data_dir: str, output_dir: Path, regime: str, per_class: int, seed: int, hp: dict | None,
+             model: str = MODEL) -> dict:
     """One cell through the study (its own cache and checkpoints live in output_dir)."""
     train_regime = "finetune" if regime.startswith("finetune") else regime
-    config = study.StudyConfig(models=[MODEL], datasets=[data_dir], output_dir=str(output_dir),
-                               regimes=[train_regime], seeds=seed + 1, pretrained={MODEL: pretrained_dir()},
+    config = study.StudyConfig(models=[model], datasets=[data_dir], output_dir=str(output_dir),
+                               regimes=[train_regime], seeds=seed + 1, pretrained={model: pretrained_dir(model)},
                                recipe=recipe(train_regime, per_class, hp))
     cells = study.Study(config)
     label = os.path.basename(os.path.normpath(data_dir))
     if train_regime == "fixed":
-        _share_test_features(output_dir, label, pull=True)
-    result = cells.result(study.Cell(label, MODEL, train_regime, seed))
+        _share_test_features(output_dir, label, model, pull=True)
+    result = cells.result(study.Cell(label, model, train_regime, seed))
     if train_regime == "fixed":
-        _share_test_features(output_dir, label, pull=False)
+        _share_test_features(output_dir, label, model, pull=False)
     return {**result, "cell_seconds": result.get("seconds"), "hp": hp or {}, "arm": regime,
             "per_class": per_class}
 
 
-def _share_test_features(output_dir: Path, label: str, pull: bool) -> None:
-    """The test features of a target do not depend on the subset size: computed once."""
-    name = f"{label}__{MODEL}_test.npz"
+def _share_test_features(output_dir: Path, label: str, model: str, pull: bool) -> None:
+    """The test features of a target do not depend on the subset size: computed once per model."""
+    name = f"{label}__{model}_test.npz"
     local, shared = output_dir / "features" / name, runs_dir() / "features" / name
     source, target = (shared, local) if pull else (local, shared)
     if source.is_file() and not target.is_file():

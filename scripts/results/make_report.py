@@ -28,12 +28,14 @@ EXPERIMENTS = (
     ("exp_kd", "b_kd", "(b) Knowledge distillation"),
     ("exp_transfer", "cd_transfer", "(c, d) Transfer from ImageNet: EfficientNet-Lite0, fixed features vs "
                                     "fine-tuning vs random init"),
+    ("exp_transfer_models", "cd_models", "(c) Better ImageNet networks, better fixed features? "
+                                         "EfficientNet-Lite0, Lite1, Lite2"),
     ("exp_fixres", "e_fixres", "(e) FixRes: testing above the training resolution"),
 )
 
 INTRO = """Small, CPU-only versions of the project's claims, on real data (Fashion-MNIST, MNIST and
 scikit-learn's digits, built offline by `python -m assembled_cnn.datasets.fetch`) and, for
-transfer, real ImageNet weights (EfficientNet-Lite0). Every number below is read from the JSON
+transfer, real ImageNet weights (EfficientNet-Lite0; Lite1 and Lite2 for fixed features). Every number below is read from the JSON
 files in `docs/results/data/` that the scripts in `scripts/results/` write as each run finishes;
 rebuild everything (resumable: finished runs are skipped, a killed run resumes from its
 checkpoint) and this page with

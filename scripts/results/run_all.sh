@@ -27,6 +27,7 @@ TRANSFER_STAGES=fixed step exp_transfer                       # fixed features: 
 step exp_kd
 TRANSFER_STAGES=finetune,random,aux TRANSFER_TARGETS=fashion_mnist step exp_transfer
 TRANSFER_STAGES=finetune,random TRANSFER_TARGETS=sklearn_digits step exp_transfer   # a 2nd trained target, small
+step exp_transfer_models                                      # (c) Lite0/1/2 fixed features, all targets
 step exp_assembled --datasets fashion_mnist --long_finals   # (a) again at 16 epochs, where validation still rose
 step exp_assembled --ablation_only
 step exp_assembled --datasets mnist --no_ablation
