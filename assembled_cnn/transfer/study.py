@@ -213,19 +213,26 @@ class Study:
         return result
 
     # -- fixed features ----------------------------------------------------------------
-    def _fixed(self, cell: Cell, dataset: DatasetSpec) -> dict:
+    def features(self, cell: Cell) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(train x, y, eval x, y): the frozen network's penultimate features of the cell's
+        training data (its subset) and of the dataset's evaluation split (cached per model)."""
+        dataset = self.datasets[cell.dataset]
         info = get_dataset_info(dataset.registry_name, dataset.data_dir)
         preprocess = self._preset(info)
-        model_dir = self.models[cell.model]
-        x, y = extract_features(model_dir, self.train_dir(dataset, cell.seed), preprocess,
+        x, y = extract_features(self.models[cell.model], self.train_dir(dataset, cell.seed), preprocess,
                                 pattern="train-*", label_offset=info.label_offset)
+        return (x, y, *self._test_features(cell, dataset, info, preprocess))
+
+    def _fixed(self, cell: Cell, dataset: DatasetSpec) -> dict:
+        info = get_dataset_info(dataset.registry_name, dataset.data_dir)
+        x, y, test_x, test_y = self.features(cell)
         train_idx, val_idx = carve_validation(y, self.config.recipe.val_fraction, cell.seed)
         if len(val_idx) == 0:
             raise StudyError(f"{cell.dataset}: too few training examples per class to carve a "
                              "validation split; raise --subset_per_class")
+        # C is chosen on the carved part, then refit on the whole subset (one C: nothing to choose)
         probe = fit_linear_probe(x[train_idx], y[train_idx], x[val_idx], y[val_idx],
                                  c_grid=self.config.recipe.probe_grid, metric=info.primary_metric)
-        test_x, test_y = self._test_features(cell, dataset, info, preprocess)
         predicted = probe.predict(test_x)
         top1, per_class = score("top1", test_y, predicted), score("mean_per_class", test_y, predicted)
         return _metrics(info.primary_metric, top1, per_class, len(test_y), extra={"probe_C": probe.C})

@@ -6,9 +6,9 @@ EfficientNet-Lite0 with its published ImageNet weights (`import_weights --source
 efficientnet_lite0`) transferred to Fashion-MNIST, MNIST and scikit-learn's 8×8 digits
 (converted once, fixed stratified 20 % test split), from 10, 100 and 1000 labelled images per
 class, in three regimes (`assembled_cnn.transfer.study`): fixed features + L-BFGS logistic
-regression (C chosen inside the study on validation carved from the subset), fine-tuning, and
-the same network from random initialisation. Fine-tune and random each get their own LR ×
-weight-decay grid of the same size, searched on a validation split carved from train (`common.dev_split`, seed 0),
+regression, fine-tuning, and the same network from random initialisation. Fine-tune and random
+each get their own LR × weight-decay grid of the same size and fixed features its C grid, all
+searched on one validation split carved from train (`common.dev_split`; training on its seed-0 subset),
 then run with seeds 0, 1, 2 on the real split and scored on its test split. On Fashion-MNIST
 at 100/class we also compare L2-SP (alpha validated) with plain L2 and EMA of the weights on
 vs off.
@@ -32,6 +32,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
+
+from transfer_report import REGIMES, out_dir  # noqa: E402
 
 from assembled_cnn.transfer import study  # noqa: E402
 
@@ -61,14 +63,9 @@ LR_EXTRA = {"finetune": (0.1,), "random": (0.01,)}
 L2SP_ALPHAS = (0.001, 0.01, 0.1)       # L2-SP: alpha/2·‖w − w0‖², beta = WEIGHT_DECAY on the head
 EMA_DECAY = 0.99
 AUX = (TARGETS[0], 4) if TINY else ("fashion_mnist", 100)   # where L2-SP and EMA are measured
-AUX_ARMS = ("finetune_l2sp", "finetune_ema")
 # Stages main() runs (the tests run a subset to stay fast): fixed, finetune, random, aux.
 STAGES = tuple(os.environ.get("TRANSFER_STAGES", "fixed,finetune,random,aux").split(","))
-REGIMES = ("fixed", "finetune", "random")
-
-
-def out_dir(results_dir: Path | None = None) -> Path:
-    return Path(results_dir or common.RESULTS_DIR) / "cd_transfer"
+PROBE_GRID = study.TINY_PROBE_GRID if TINY else study.DEFAULT_GRID   # the fixed regime's C candidates
 
 
 def runs_dir() -> Path:
@@ -169,8 +166,10 @@ def dev_dir(name: str, data_dir: str) -> str:
 # ----------------------------------------------------------------------------- study cells
 
 def recipe(regime: str, per_class: int, hp: dict | None = None) -> study.Recipe:
-    """The study's recipe of a cell: `hp` = learning_rate / weight_decay and finetune options."""
+    """The study's recipe of a cell: `hp` = learning_rate / weight_decay and finetune options, or
+    the fixed regime's chosen probe_C (a one-point grid: the probe fits the whole subset)."""
     hp = dict(hp or {})
+    probe_grid = (hp.pop("probe_C"),) if "probe_C" in hp else PROBE_GRID
     options = {k: hp.pop(k) for k in list(hp) if k in {f.name for f in dataclasses.fields(study.FinetuneOptions)}}
     run_epochs = epochs(per_class)
     warm_bn = {"warm_start_bn_stats": True} if regime == "finetune" else {}   # keep ImageNet BN statistics
@@ -178,14 +177,13 @@ def recipe(regime: str, per_class: int, hp: dict | None = None) -> study.Recipe:
                         learning_rate=hp.pop("learning_rate", 0.01), weight_decay=hp.pop("weight_decay", WEIGHT_DECAY),
                         lr_warmup_epochs=0.0 if TINY else run_epochs / 10, bn_momentum=BN_MOMENTUM,
                         subset_per_class=per_class, preprocessing_type=PRESET,
-                        probe_grid=study.TINY_PROBE_GRID if TINY else study.DEFAULT_GRID,
-                        finetune=study.FinetuneOptions(**{**warm_bn, **options}))
+                        probe_grid=probe_grid, finetune=study.FinetuneOptions(**{**warm_bn, **options}))
 
 
 def run_cell(data_dir: str, output_dir: Path, regime: str, per_class: int, seed: int, hp: dict | None,
              model: str = MODEL) -> dict:
     """One cell through the study (its own cache and checkpoints live in output_dir)."""
-    train_regime = "finetune" if regime.startswith("finetune") else regime
+    train_regime = next((r for r in ("finetune", "fixed") if regime.startswith(r)), regime)
     config = study.StudyConfig(models=[model], datasets=[data_dir], output_dir=str(output_dir),
                                regimes=[train_regime], seeds=seed + 1, pretrained={model: pretrained_dir(model)},
                                recipe=recipe(train_regime, per_class, hp))
@@ -197,7 +195,7 @@ def run_cell(data_dir: str, output_dir: Path, regime: str, per_class: int, seed:
     if train_regime == "fixed":
         _share_test_features(output_dir, label, model, pull=False)
     return {**result, "cell_seconds": result.get("seconds"), "hp": hp or {}, "arm": regime,
-            "per_class": per_class}
+            "per_class": per_class, "model": model}
 
 
 def _share_test_features(output_dir: Path, label: str, model: str, pull: bool) -> None:
@@ -211,15 +209,18 @@ def _share_test_features(output_dir: Path, label: str, model: str, pull: bool) -
         os.replace(str(target) + ".tmp", target)
 
 
-def final_cells(target: str, data_dir: str, arm: str, per_class: int, hp: dict | None) -> dict[int, dict]:
-    """The chosen recipe on the real split, seeds 0, 1, 2 (each cached)."""
+def final_cells(target: str, data_dir: str, arm: str, per_class: int, hp: dict | None, model: str = MODEL,
+                root: Path | None = None) -> dict[int, dict]:
+    """The chosen recipe on the real split, seeds 0, 1, 2 (each cached under `root`, default
+    cd_transfer/)."""
     results = {}
     work = runs_dir() / "final" / target / f"n{per_class}" / arm / common.recipe_tag(hp or {})
-    paths = {seed: out_dir() / "cells" / target / f"n{per_class}" / arm / f"seed{seed}.json" for seed in common.SEEDS}
+    paths = {seed: (root or out_dir()) / "cells" / target / f"n{per_class}" / arm / f"seed{seed}.json"
+             for seed in common.SEEDS}
     for path in paths.values():  # every stale seed aside first: a cell never mixes two recipes
         common.supersede_if(path, lambda stored: stored.get("hp", {}) != (hp or {}))
     for seed, path in paths.items():
-        results[seed] = common.cached(path, lambda s=seed: run_cell(data_dir, work, arm, per_class, s, hp))
+        results[seed] = common.cached(path, lambda s=seed: run_cell(data_dir, work, arm, per_class, s, hp, model))
         print(f"  {target} n{per_class} {arm} seed{seed}: top1={results[seed]['top1']:.4f}", flush=True)
     return results
 
@@ -251,9 +252,36 @@ def trained(target: str, data_dir: str, regime: str) -> None:
         final_cells(target, data_dir, regime, per_class, best)
 
 
-def fixed(target: str, data_dir: str) -> None:
+def fixed(target: str, data_dir: str, model: str = MODEL, root: Path | None = None) -> None:
+    """`model`'s fixed-feature cells (Lite0: arm `fixed`; another network: `fixed_<model>`)."""
+    arm = "fixed" if model == MODEL else f"fixed_{model}"
+    dev = dev_dir(target, data_dir)
     for per_class in sizes("fixed", target):
-        final_cells(target, data_dir, "fixed", per_class, None)
+        chosen = probe_search(target, dev, per_class, model, (root or out_dir()) / "search" / target /
+                              f"n{per_class}" / arm / "probe.json")
+        final_cells(target, data_dir, arm, per_class, {"probe_C": chosen}, model, root)
+
+
+def probe_search(target: str, dev: str, per_class: int, model: str, path: Path) -> float:
+    """The fixed regime's C, chosen as the trained regimes' LR is: the probe fits the dev split's
+    seed-0 subset of `per_class` images per class and each C is scored on the dev split's
+    held-out images (the same validation images every regime chooses on). Stored at `path`."""
+    from assembled_cnn.transfer.linear_probe import fit_linear_probe
+
+    def compute() -> dict:
+        work = runs_dir() / "search" / target / "probe" / model   # dev features shared by the sizes
+        config = study.StudyConfig(models=[model], datasets=[dev], output_dir=str(work), regimes=["fixed"],
+                                   seeds=1, pretrained={model: pretrained_dir(model)}, recipe=recipe("fixed", per_class))
+        label = os.path.basename(os.path.normpath(dev))
+        x, y, val_x, val_y = study.Study(config).features(study.Cell(label, model, "fixed", 0))
+        probe = fit_linear_probe(x, y, val_x, val_y, c_grid=PROBE_GRID, refit=False)
+        return {"C": probe.C, "top1": probe.val_scores[probe.C], "num_validation": int(len(val_y)),
+                "val_top1": {f"{c:g}": score for c, score in probe.val_scores.items()}}
+
+    result = common.cached(path, compute)
+    print(f"  {target} n{per_class} {model} probe: C={result['C']:g} (validation top1={result['top1']:.4f})",
+          flush=True)
+    return result["C"]
 
 
 def auxiliary(data_dirs: dict[str, str]) -> None:
@@ -313,214 +341,11 @@ def main() -> int:
     return 0
 
 
-# ----------------------------------------------------------------------------- report
-
-def load_cells(results_dir: Path) -> dict[tuple[str, int, str], dict[int, dict]]:
-    """{(target, per_class, arm): {seed: cell}} of every stored final cell."""
-    cells: dict = {}
-    for path in sorted((out_dir(results_dir) / "cells").glob("*/n*/*/seed*.json")):
-        key = (path.parts[-4], int(path.parts[-3][1:]), path.parts[-2])
-        cells.setdefault(key, {})[int(path.stem[4:])] = json.loads(path.read_text())
-    return cells
-
-
-def planned(proto: dict) -> list[tuple[str, int, str]]:
-    keys = [(t, n, r) for t in proto["targets"] for r in REGIMES for n in proto["sizes"][r].get(t, [])]
-    target, per_class = proto["aux"]
-    return keys + ([(target, per_class, a) for a in AUX_ARMS] if target in proto["targets"] else [])
-
-
-def _values(cells: dict, key: tuple, field: str, scale: float = 1.0) -> dict[int, float]:
-    return {seed: cell[field] * scale for seed, cell in cells.get(key, {}).items()}
-
-
-def _table(proto: dict, cells: dict, field: str, scale: float, digits: int) -> list[str]:
-    lines = ["| target | labelled / class | " + " | ".join(REGIMES) + " |", "|---|---:|" + "---:|" * len(REGIMES)]
-    for target in proto["targets"]:
-        for n in sorted({n for r in REGIMES for n in proto["sizes"][r].get(target, [])}):
-            row = [common.format_mean_std(list(_values(cells, (target, n, r), field, scale).values()),
-                                          digits=digits) if n in proto["sizes"][r].get(target, []) else "—"
-                   for r in REGIMES]
-            lines.append(f"| {target} | {n} | " + " | ".join(row) + " |")
-    return lines
-
-
-def verdict_rows(proto: dict, cells: dict) -> list[dict]:
-    """Paired (by seed) accuracy differences in points: one row per claim and cell."""
-    rows, expected = [], len(proto["seeds"])
-    claims = (("(c) ImageNet pretraining beats random init", "random", "finetune"),
-              ("(d) fine-tuning beats fixed features", "fixed", "finetune"))
-    for claim, base, arm in claims:
-        for target in proto["targets"]:
-            for n in proto["sizes"]["finetune"].get(target, []):
-                row = common.verdict_row(f"{claim} ({target}, {n}/class)", _values(cells, (target, n, base), "top1"),
-                                         _values(cells, (target, n, arm), "top1"), scale=100, unit=" pts",
-                                         expected=expected)
-                rows.append({**row, "scope": f"{target}, {n}/class", "headline": n == max(proto["sizes"]["finetune"][target])})
-    target, n = proto["aux"]
-    for claim, arm in (("(c, d) L2-SP beats L2 when fine-tuning", "finetune_l2sp"),
-                       ("(c, d) EMA of the weights helps fine-tuning (decay 0.99, not searched)", "finetune_ema")):
-        base, other = _matching_pairs(cells.get((target, n, "finetune"), {}), cells.get((target, n, arm), {}))
-        row = common.verdict_row(f"{claim} ({target}, {n}/class)", {s: c["top1"] for s, c in base.items()},
-                                 {s: c["top1"] for s, c in other.items()}, scale=100, unit=" pts", expected=expected)
-        rows.append({**row, "scope": f"{target}, {n}/class"})
-    return rows
-
-
-def follows(variant: dict, finetune: dict) -> bool:
-    """Whether an L2-SP or EMA recipe was built on this fine-tune recipe (its LR; L2-SP's β is the
-    fine-tune's weight decay, EMA keeps it): only then is their difference the technique's."""
-    if "l2sp_alpha" in variant:
-        return (variant.get("learning_rate"), variant.get("l2sp_beta")) == \
-            (finetune.get("learning_rate"), finetune.get("weight_decay"))
-    return {k: v for k, v in variant.items() if k != "ema_decay"} == finetune
-
-
-def _matching_pairs(finetune: dict[int, dict], variant: dict[int, dict]) -> tuple[dict, dict]:
-    """The seeds where the variant's stored recipe follows the fine-tune's (a variant still at an
-    earlier fine-tune recipe is left out: the claim waits for it)."""
-    seeds = [s for s in finetune if s in variant and follows(variant[s].get("hp", {}), finetune[s].get("hp", {}))]
-    return {s: finetune[s] for s in seeds}, {s: variant[s] for s in seeds}
-
-
-def search_lines(results_dir: Path) -> list[str]:
-    """Every searched grid point with its validation top-1; the chosen one in bold."""
-    lines = ["| target | labelled / class | arm | grid point: validation top-1 (%) | chosen at the grid's edge in |",
-             "|---|---:|---|---|---|"]
-    for folder in sorted((out_dir(results_dir) / "search").glob("*/n*/*")):
-        points = common.stored_points(folder)
-        if not points:
-            continue
-        best = max(points, key=lambda p: p["top1"])   # ties: the earlier point, as common.search
-        text = ", ".join(("**{}: {:.2f}**" if p is best else "{}: {:.2f}").format(_hp_text(p["hp"]), 100 * p["top1"])
-                         for p in points)
-        edges = ", ".join(edge_axes(points, best)) or "–"
-        lines.append(f"| {folder.parts[-3]} | {folder.parts[-2][1:]} | {folder.parts[-1]} | {text} | {edges} |")
-    return lines
-
-
-def edge_axes(points: list[dict], best: dict) -> list[str]:
-    """The searched settings whose chosen value is the smallest or largest of three or more tried:
-    the optimum may lie beyond the grid there (of two values, one is always an end: not flagged)."""
-    axes = []
-    for key, value in best["hp"].items():
-        tried = sorted({p["hp"].get(key) for p in points})
-        if len(tried) > 2 and value in (tried[0], tried[-1]):
-            axes.append(_hp_text({key: value}).split("=")[0])
-    return axes
-
-
-def _hp_text(hp: dict) -> str:
-    short = {"learning_rate": "lr", "weight_decay": "wd", "l2sp_alpha": "α", "l2sp_beta": "β", "ema_decay": "ema"}
-    return " ".join(f"{short.get(k, k)}={v:g}" for k, v in hp.items() if k != "new_layers")
-
-
-def aux_lines(proto: dict, cells: dict) -> list[str]:
-    target, n = proto["aux"]
-    lines = ["| fine-tuning arm | test top-1 (%) | recipe |", "|---|---:|---|"]
-    for arm in ("finetune",) + AUX_ARMS:
-        runs = cells.get((target, n, arm), {})
-        recipe_text = _hp_text(next(iter(runs.values()))["hp"]) if runs else "pending"
-        lines.append(f"| {arm} | {common.format_mean_std([c['top1'] for c in runs.values()], 100)} | {recipe_text} |")
-    return lines
-
-
-def figure(proto: dict, cells: dict, png_path: Path) -> str | None:
-    """Test top-1 vs labelled images per class, one panel per target (mean ± std over seeds)."""
-    from matplotlib.figure import Figure
-
-    from assembled_cnn.report.plots import save_figure_atomic
-
-    if not cells:
-        return None
-    fig = Figure(figsize=(4 * len(proto["targets"]), 3.4))
-    for index, target in enumerate(proto["targets"]):
-        axis = fig.add_subplot(1, len(proto["targets"]), index + 1)
-        for regime in REGIMES:
-            points = [(n, common.mean_std(list(_values(cells, (target, n, regime), "top1", 100).values())))
-                      for n in proto["sizes"][regime].get(target, []) if cells.get((target, n, regime))]
-            if points:
-                axis.errorbar([p[0] for p in points], [p[1][0] for p in points], yerr=[p[1][1] for p in points],
-                              marker="o", capsize=3, label=regime)
-        axis.set_xscale("log")
-        ticks = sorted({n for r in REGIMES for n in proto["sizes"][r].get(target, [])})
-        axis.set_xticks(ticks, [str(n) for n in ticks])
-        axis.minorticks_off()
-        axis.set_title(target)
-        axis.set_xlabel("labelled images per class")
-        axis.set_ylabel("test top-1 (%)")
-        axis.legend(fontsize=8)
-    fig.tight_layout()
-    return save_figure_atomic(fig, str(png_path))
-
-
 def section(results_dir: Path | str) -> dict:
-    """The (c, d) section of docs/results.md and its verdict rows, from the stored JSON only."""
-    results_dir = Path(results_dir)
-    proto = common.load_json(out_dir(results_dir) / "protocol.json") or protocol()
-    cells = load_cells(results_dir)
-    keys = planned(proto)
-    measured = sum(len(cells.get(k, {})) for k in keys)
-    rows = verdict_rows(proto, cells)
-    png = figure(proto, cells, results_dir.parent / "cd_transfer.png")
-    md = [_budget_text(proto, cells, measured, len(keys) * len(proto["seeds"])), "", _protocol_text(proto), "",
-          SEARCH_CAVEAT, "", "### Test top-1 (%), mean ± std over seeds", ""]
-    md += _table(proto, cells, "top1", 100, 2)
-    md += ["", "### Log-odds of test accuracy, log(p / (1 − p)), mean ± std over seeds", ""]
-    md += _table(proto, cells, "log_odds", 1, 3)
-    md += ["", "### Paired differences (points of top-1, by seed, 95 % t interval)", "",
-           "| claim | effect | verdict |", "|---|---|---|"]
-    md += [f"| {r['claim']} | {r['effect']} | {r['verdict']} |" for r in rows]
-    md += ["", f"### L2-SP and EMA ({proto['aux'][0]}, {proto['aux'][1]}/class)", ""] + aux_lines(proto, cells)
-    md += ["", "### Searched grids (validation carved from train, seed 0) and chosen points", ""]
-    md += search_lines(results_dir) + ["", _probe_text(cells)]
-    if png:
-        md += ["", f"![transfer accuracy vs labelled images per class]({Path(png).parent.name}/{Path(png).name})"]
-    return {"markdown": "\n".join(md) + "\n", "verdicts": rows}
+    """The (c, d) section of docs/results.md and its verdict rows (transfer_report.py)."""
+    import transfer_report
 
-
-SEARCH_CAVEAT = """**Known bias, to be removed:** the fine-tune and random-init learning rates are chosen on
-the 5,000 labelled images held out of train (digits: 25 % of train), while the fixed-features
-probe chooses its C on 20 % of the N-per-class subset itself. At 10 or 100 labels per class the
-trained regimes thus see more labelled data while choosing, which favours them in claim (d) and
-departs from the few-label premise; read (d) at 10 and 100 per class with that in mind."""
-
-
-def _budget_text(proto: dict, cells: dict, measured: int, total: int) -> str:
-    seconds = sum(c.get("cell_seconds") or 0.0 for runs in cells.values() for c in runs.values())
-    tiny = ", TINY mode" if proto["tiny"] else ""
-    return (f"{measured} of {total} cells measured ({seconds / 60:.0f} min of cell time on a "
-            f"{proto['cpus']}-CPU machine{tiny}); a missing cell reads *pending*.")
-
-
-def _protocol_text(proto: dict) -> str:
-    epochs_text = ", ".join(f"{n}/class: {e:g}" for n, e in proto["epochs"].items())
-    return (f"{proto['weights']}; inputs {proto['image_size']} px, preset `{proto['preset']}` in every regime "
-            "(the weights' (x − 127) / 128; train: Inception crop + flip, eval: resize + centre crop), chosen "
-            "for the CPU budget: Lite0 runs ~320 img/s at 128 px vs ~130 at 224 here, and fine-tunes at "
-            "~76 img/s, so fine-tuning at 1000/class is left to a faster machine. Each seed draws its own "
-            "labelled subset of train and is scored on the full test split (digits: its fixed stratified 20 %). "
-            "**fixed**: penultimate features + L-BFGS logistic regression, C chosen on 20 % carved from the "
-            "subset; **finetune**: warm start (ImageNet weights and BN statistics) with a new head; "
-            "**random**: the same network and recipe from random initialisation. Trained regimes: SGD + "
-            f"momentum 0.9, batch {proto['batch_size']}, cosine LR with 10 % warm-up, BN momentum "
-            f"{proto['bn_momentum']}, epochs ({epochs_text}); each regime's LR × weight decay from its own grid "
-            f"of the same size (LR {proto['lr_grid']} × weight decay "
-            f"{proto.get('wd_grid', [proto['weight_decay']])}), chosen per target and size "
-            "on validation carved from train (seed 0), then seeds "
-            f"{', '.join(map(str, proto['seeds']))} on the real split. L2-SP: α from {proto['l2sp_alphas']} "
-            "(validated; β = the weight decay, on the re-initialised head; no plain decay), the LR of the "
-            f"chosen L2 recipe; EMA decay {proto['ema_decay']:g}, evaluated on the EMA weights.")
-
-
-def _probe_text(cells: dict) -> str:
-    chosen = {k: [runs[seed].get("probe_C") for seed in sorted(runs)] for k, runs in sorted(cells.items())
-              if k[2] == "fixed"}
-    if not chosen:
-        return "Fixed features: C pending."
-    parts = [f"{t} {n}/class: {', '.join(f'{c:g}' for c in values if c is not None)}"
-             for (t, n, _), values in chosen.items()]
-    return "Fixed features, C chosen per seed (seed order): " + "; ".join(parts) + "."
+    return transfer_report.section(Path(results_dir), protocol())
 
 
 if __name__ == "__main__":

@@ -36,17 +36,6 @@ def out_dir(results_dir: Path | None = None) -> Path:
     return Path(results_dir or common.RESULTS_DIR) / OUT
 
 
-def model_cells(target: str, data_dir: str, model: str) -> None:
-    """`model`'s fixed-feature cells of `target`, every size and seed (each cached)."""
-    for per_class in exp_transfer.sizes("fixed", target):
-        work = exp_transfer.runs_dir() / "models" / model / target / f"n{per_class}"
-        for seed in common.SEEDS:
-            path = out_dir() / "cells" / target / f"n{per_class}" / model / f"seed{seed}.json"
-            cell = common.cached(path, lambda s=seed: {
-                **exp_transfer.run_cell(data_dir, work, "fixed", per_class, s, None, model), "model": model})
-            print(f"  {target} n{per_class} {model} seed{seed}: top1={cell['top1']:.4f}", flush=True)
-
-
 def planned_targets() -> tuple[str, ...]:
     stored = common.load_json(out_dir() / "protocol.json") or {}
     return tuple(dict.fromkeys([*stored.get("targets", []), *exp_transfer.TARGETS]))
@@ -64,8 +53,8 @@ def main() -> int:
         print(f"[models] fixed features {target}", flush=True)
         data_dir = exp_transfer.ensure_target(target)
         exp_transfer.fixed(target, data_dir)          # Lite0: exp_transfer's own cells
-        for model in EXTRA:
-            model_cells(target, data_dir, model)
+        for model in EXTRA:                           # the same cells, C search included
+            exp_transfer.fixed(target, data_dir, model, out_dir())
     print(section(common.RESULTS_DIR)["markdown"])
     return 0
 
@@ -75,7 +64,7 @@ def main() -> int:
 def load_top1(results_dir: Path, target: str, per_class: int, model: str) -> dict[int, float]:
     """{seed: test top-1} of one model's fixed cells (Lite0: exp_transfer's)."""
     folder = (exp_transfer.out_dir(results_dir) / "cells" / target / f"n{per_class}" / "fixed" if model == BASE
-              else out_dir(results_dir) / "cells" / target / f"n{per_class}" / model)
+              else out_dir(results_dir) / "cells" / target / f"n{per_class}" / f"fixed_{model}")
     return {int(p.stem[4:]): json.loads(p.read_text())["top1"] for p in sorted(folder.glob("seed*.json"))}
 
 

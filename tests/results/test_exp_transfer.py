@@ -55,6 +55,13 @@ def exp_transfer():
     return module
 
 
+@pytest.fixture(scope="module")
+def transfer_report(exp_transfer):
+    import transfer_report as module
+
+    return module
+
+
 def test_digits_target_has_a_fixed_stratified_test_split(tiny_run):
     info = json.loads((tiny_run["root"] / "data" / TARGET / "dataset_info.json").read_text())
     assert info["num_classes"] == 10 and info["channels"] == 1
@@ -74,8 +81,16 @@ def test_first_run_writes_every_cell_and_chooses_on_carved_validation(tiny_run):
     assert point["num_test"] == 50           # 25 % carved from the 200 tiny train images, not the test split
     assert final["hp"] == point["hp"] and final["recipe"]["learning_rate"] == point["hp"]["learning_rate"]
     fixed = json.loads((results / "cells" / TARGET / "n8" / "fixed" / "seed0.json").read_text())
-    assert fixed["recipe"]["subset_per_class"] == 8 and "probe_C" in fixed
+    assert fixed["recipe"]["subset_per_class"] == 8
     assert 0.0 <= fixed["top1"] <= 1.0 and math.isfinite(fixed["log_odds"])
+    # the probe's C is chosen like the trained regimes' LR: on the same carved validation images
+    probe = json.loads((results / "search" / TARGET / "n8" / "fixed" / "probe.json").read_text())
+    assert probe["num_validation"] == point["num_test"] == 50
+    assert set(probe["val_top1"]) == {"0.01", "1", "100"} and probe["top1"] == probe["val_top1"][f"{probe['C']:g}"]
+    for seed in (0, 1):
+        cell = json.loads((results / "cells" / TARGET / "n8" / "fixed" / f"seed{seed}.json").read_text())
+        assert cell["hp"] == {"probe_C": probe["C"]} and cell["probe_C"] == probe["C"]
+        assert cell["recipe"]["probe_grid"] == [probe["C"]]  # one C: nothing left to choose on the subset
 
 
 def test_second_run_resumes_without_training(tiny_run):
@@ -84,7 +99,7 @@ def test_second_run_resumes_without_training(tiny_run):
     assert _stamps(tiny_run["root"] / "runs") == before["runs"]       # no checkpoint or feature rewritten
     after = _stamps(tiny_run["results"])
     kept = [k for k in before["results"] if not k.endswith("protocol.json")]
-    assert len(kept) == 6 and all(after[k] == before["results"][k] for k in kept)   # 5 cells + 1 search point
+    assert len(kept) == 8 and all(after[k] == before["results"][k] for k in kept)   # 5 cells, 3 search results
     restored = json.loads(tiny_run["lost"].read_text())               # copied back from the study's cache
     assert restored["top1"] == tiny_run["lost_cell"]["top1"]
 
@@ -158,13 +173,13 @@ def test_section_paired_intervals_and_pending_on_synthetic_json(tmp_path, exp_tr
     assert ema_row["verdict"] == "pending" and "2 of 3" in ema_row["effect"]
 
 
-def test_l2sp_follows_the_fine_tune_recipe_by_its_lr_and_beta(exp_transfer):
+def test_l2sp_follows_the_fine_tune_recipe_by_its_lr_and_beta(transfer_report):
     finetune = {"learning_rate": 0.01, "weight_decay": 4e-4}
-    assert exp_transfer.follows({"l2sp_alpha": 0.1, "l2sp_beta": 4e-4, "learning_rate": 0.01, "weight_decay": 0.0}, finetune)
-    assert not exp_transfer.follows({"l2sp_alpha": 0.1, "l2sp_beta": 4e-5, "learning_rate": 0.01}, finetune)
-    assert not exp_transfer.follows({"l2sp_alpha": 0.1, "l2sp_beta": 4e-4, "learning_rate": 0.03}, finetune)
-    assert exp_transfer.follows({**finetune, "ema_decay": 0.99}, finetune)
-    assert not exp_transfer.follows({"learning_rate": 0.01, "weight_decay": 4e-5, "ema_decay": 0.99}, finetune)
+    assert transfer_report.follows({"l2sp_alpha": 0.1, "l2sp_beta": 4e-4, "learning_rate": 0.01, "weight_decay": 0.0}, finetune)
+    assert not transfer_report.follows({"l2sp_alpha": 0.1, "l2sp_beta": 4e-5, "learning_rate": 0.01}, finetune)
+    assert not transfer_report.follows({"l2sp_alpha": 0.1, "l2sp_beta": 4e-4, "learning_rate": 0.03}, finetune)
+    assert transfer_report.follows({**finetune, "ema_decay": 0.99}, finetune)
+    assert not transfer_report.follows({"learning_rate": 0.01, "weight_decay": 4e-5, "ema_decay": 0.99}, finetune)
 
 
 def test_section_with_no_results_is_all_pending(tmp_path, exp_transfer):
@@ -183,7 +198,7 @@ def test_final_cells_re_measure_when_the_search_chooses_another_recipe(tmp_path,
 
     cell_dir = tmp_path / "data" / "cd_transfer" / "cells" / "t" / "n10" / "finetune"
 
-    def fake_cell(data_dir, output_dir, regime, per_class, seed, hp):
+    def fake_cell(data_dir, output_dir, regime, per_class, seed, hp, model=None):
         stored = [json.loads(p.read_text())["hp"] for p in cell_dir.glob("seed*.json")]
         assert all(h == hp for h in stored), "a cell mixes two recipes while it is re-measured"
         work_dirs.append(output_dir)
@@ -201,10 +216,10 @@ def test_final_cells_re_measure_when_the_search_chooses_another_recipe(tmp_path,
     assert len(kept) == len(exp_transfer.common.SEEDS)
 
 
-def test_edge_axes_name_the_settings_chosen_at_the_end_of_their_range(exp_transfer):
+def test_edge_axes_name_the_settings_chosen_at_the_end_of_their_range(transfer_report):
     points = [{"hp": {"learning_rate": lr, "weight_decay": wd}} for wd in (4e-5, 4e-4) for lr in (0.03, 0.1, 0.3)]
-    assert exp_transfer.edge_axes(points, points[0]) == ["lr"]            # lr 0.03 an end; wd: two values only
-    assert exp_transfer.edge_axes(points, points[4]) == []                # lr 0.1 inside
-    assert exp_transfer.edge_axes(points, points[5]) == ["lr"]
+    assert transfer_report.edge_axes(points, points[0]) == ["lr"]            # lr 0.03 an end; wd: two values only
+    assert transfer_report.edge_axes(points, points[4]) == []                # lr 0.1 inside
+    assert transfer_report.edge_axes(points, points[5]) == ["lr"]
     single = [{"hp": {"learning_rate": 0.01, "l2sp_alpha": a}} for a in (0.001, 0.01, 0.1)]
-    assert exp_transfer.edge_axes(single, single[1]) == []                # one lr only: not an axis
+    assert transfer_report.edge_axes(single, single[1]) == []                # one lr only: not an axis

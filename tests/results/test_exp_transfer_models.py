@@ -42,7 +42,7 @@ def test_every_network_size_and_seed_is_a_stored_cell_of_its_own_weights(tiny_ru
     for model in ("efficientnet_lite1", "efficientnet_lite2"):
         for n in (4, 8):
             for seed in (0, 1):
-                cell = json.loads((root / "data" / "cd_models" / "cells" / TARGET / f"n{n}" / model /
+                cell = json.loads((root / "data" / "cd_models" / "cells" / TARGET / f"n{n}" / f"fixed_{model}" /
                                    f"seed{seed}.json").read_text())
                 assert cell["model"] == model and 0.0 <= cell["top1"] <= 1.0 and cell["num_test"] > 0
         assert (root / "runs" / "pretrained" / f"{model}_tiny" / "model_config.json").is_file()
@@ -65,7 +65,7 @@ def test_section_table_and_verdict_come_from_the_stored_cells(tiny_run, monkeypa
     (verdict,) = section["verdicts"]
     assert verdict["claim"].endswith(f"(Lite2 − Lite0, {TARGET}, 4/class)") and verdict["interval"]["n"] == 2
     assert verdict["verdict"] in ("reproduced", "not reproduced", "inconclusive")
-    lite2 = [json.loads((root / "data" / "cd_models" / "cells" / TARGET / "n8" / "efficientnet_lite2" /
+    lite2 = [json.loads((root / "data" / "cd_models" / "cells" / TARGET / "n8" / "fixed_efficientnet_lite2" /
                          f"seed{s}.json").read_text())["top1"] for s in (0, 1)]
     row = next(line for line in section["markdown"].splitlines() if line.startswith(f"| {TARGET} | 8 |"))
     assert f"{100 * sum(lite2) / 2:.2f}" in row and row.rstrip(" |").split("|")[-1].strip() in ("yes", "no")
