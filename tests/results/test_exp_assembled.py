@@ -113,16 +113,18 @@ def test_long_finals_train_every_arm_and_seed_at_16_epochs_stored_apart_and_resu
     monkeypatch.setattr(exp, "robustness", lambda model_dir, *sets: {
         "mce": 50.0 if "vanilla" in model_dir else 40.0, "relative_mce": 60.0, "mean_corruption_error": 0.3,
         "ce": {name: 50.0 for name in get_corruption_names("common")}})
-    finals = []
+    finals, searched = [], []
 
     def train(config):
         if "/dev" in config.data.data_dir:  # the search: LR 0.2 wins for both arms
+            searched.append(config.train.train_epochs)
             return {"top1": 0.9 if config.train.base_learning_rate == 0.2 else 0.8}
         finals.append(config)
         return {"top1": 0.90 + 0.01 * ("assembled" in config.run.model_dir) + 0.001 * len(finals)}
 
     monkeypatch.setattr(exp.common, "train", train)
-    exp.main(["--datasets", "fashion_mnist", "--long_finals"])
+    exp.main(["--datasets", "fashion_mnist,mnist", "--long_finals"])   # MNIST: not a long-budget dataset
+    assert searched == [8.0] * 2 * len(exp.LEARNING_RATES)  # the 8-epoch search chose the LR, once per arm
     assert len(finals) == 6 and all(c.train.train_epochs == 16.0 and c.train.base_learning_rate == 0.2 for c in finals)
     assert all("/e16_px56/fashion_mnist/" in c.run.model_dir for c in finals)
     out = tmp_path / "data" / exp.OUT

@@ -119,6 +119,8 @@ def test_section_from_the_tiny_run(tiny_run, exp_transfer):
     assert finetune_vs_fixed["interval"]["mean"] * 100 == pytest.approx(sum(diffs) / 2)
     assert finetune_vs_fixed["verdict"] in ("reproduced", "not reproduced", "inconclusive")
     assert (tiny_run["results"].parents[1] / "cd_transfer.png").stat().st_size > 1000
+    probe = json.loads((tiny_run["results"] / "search" / TARGET / "n8" / "fixed" / "probe.json").read_text())
+    assert f"{TARGET} 8/class: C={probe['C']:g} ({100 * probe['top1']:.2f} %)" in md   # the C the finals used
 
 
 def _write(path: Path, payload: dict) -> None:
@@ -223,3 +225,27 @@ def test_edge_axes_name_the_settings_chosen_at_the_end_of_their_range(transfer_r
     assert transfer_report.edge_axes(points, points[5]) == ["lr"]
     single = [{"hp": {"learning_rate": 0.01, "l2sp_alpha": a}} for a in (0.001, 0.01, 0.1)]
     assert transfer_report.edge_axes(single, single[1]) == []                # one lr only: not an axis
+
+
+def test_fixed_cells_of_the_earlier_protocol_are_kept_aside_and_re_measured(exp_transfer, tmp_path, monkeypatch):
+    """Before 2026-11-29 the probe chose C on each subset (hp {}); those cells must not be reused."""
+    monkeypatch.setattr(exp_transfer.common, "RESULTS_DIR", tmp_path / "data")
+    monkeypatch.setattr(exp_transfer.common, "RUNS_DIR", tmp_path / "runs")
+    monkeypatch.setattr(exp_transfer, "dev_dir", lambda target, data_dir: "dev")
+    monkeypatch.setattr(exp_transfer, "probe_search", lambda target, dev, n, model, path: 0.1)
+    measured = []
+    monkeypatch.setattr(exp_transfer, "run_cell", lambda data_dir, work, arm, n, seed, hp, model: measured.append(
+        (arm, n, seed, hp, model)) or {"top1": 0.5, "hp": hp, "probe_C": hp["probe_C"]})
+    folder = tmp_path / "data" / "cd_transfer" / "cells" / "t" / "n10" / "fixed"
+    folder.mkdir(parents=True)
+    for seed in exp_transfer.common.SEEDS:
+        (folder / f"seed{seed}.json").write_text(json.dumps({"top1": 0.4, "hp": {}, "probe_C": 1.0}))
+    monkeypatch.setattr(exp_transfer, "sizes", lambda regime, target: (10,))
+    exp_transfer.fixed("t", "d")
+    assert len(list((folder / "superseded").glob("seed*.json"))) == len(exp_transfer.common.SEEDS)
+    assert [m[3] for m in measured] == [{"probe_C": 0.1}] * len(exp_transfer.common.SEEDS)
+    assert all(json.loads((folder / f"seed{s}.json").read_text())["hp"] == {"probe_C": 0.1}
+               for s in exp_transfer.common.SEEDS)
+    exp_transfer.fixed("t", "d", "efficientnet_lite2", tmp_path / "models")   # another network: its own arm
+    assert measured[-1][0] == "fixed_efficientnet_lite2" and measured[-1][4] == "efficientnet_lite2"
+    assert (tmp_path / "models" / "cells" / "t" / "n10" / "fixed_efficientnet_lite2" / "seed0.json").is_file()
