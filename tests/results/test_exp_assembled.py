@@ -140,3 +140,54 @@ def test_long_finals_train_every_arm_and_seed_at_16_epochs_stored_apart_and_resu
     assert robust["verdict"] == "reproduced"
     assert verdicts["(a) Fashion-MNIST at 8 epochs, 56 px: the assembled network is more accurate (top-1, points)"][
         "verdict"] == "pending"
+
+
+def test_ablation_arms_train_at_vanillas_lr_are_scored_on_the_corrupted_sets_and_tabled(tmp_path, monkeypatch,
+                                                                                       capsys):
+    exp = import_script("exp_assembled")
+    monkeypatch.setattr(exp.common, "RESULTS_DIR", tmp_path / "data")
+    monkeypatch.setattr(exp.common, "RUNS_DIR", tmp_path / "runs")
+    monkeypatch.setattr(exp.common, "ensure_dataset", lambda name: "d")
+    monkeypatch.setattr(exp.common, "dev_split", lambda data_dir, dataset: f"{data_dir}/dev")
+    monkeypatch.setattr(exp, "corrupted_sets", lambda dataset, data_dir: ("clean", "labels", "paths"))
+    scored = []
+
+    def robustness(model_dir, *sets):
+        scored.append(model_dir)
+        mce = 30.0 if "plus_autoaugment" in model_dir else 50.0
+        return {"mce": mce + len(scored) % 3, "relative_mce": 60.0, "mean_corruption_error": 0.3,
+                "ce": {name: mce for name in get_corruption_names("common")}}
+
+    monkeypatch.setattr(exp, "robustness", robustness)
+    finals = []
+
+    def train(config):
+        if "/dev" in config.data.data_dir:  # the search: vanilla prefers 0.1, assembled 0.2
+            best = 0.2 if config.data.autoaugment_type == "good" else 0.1
+            return {"top1": 0.9 if config.train.base_learning_rate == best else 0.8}
+        finals.append(config)
+        return {"top1": 0.90 + 0.001 * len(finals)}
+
+    monkeypatch.setattr(exp.common, "train", train)
+    exp.main(["--datasets", "fashion_mnist", "--ablation_only", "--ablation_arms", "plus_autoaugment,plus_mixup"])
+    ablation = [c for c in finals if "/plus_" in c.run.model_dir]
+    assert len(finals) == 12 and len(ablation) == 6 and len(scored) == 12  # every cell has its mCE
+    assert all(c.train.base_learning_rate == 0.1 for c in ablation)  # vanilla's LR, no search of their own
+    assert all(c.train.train_epochs == 8.0 for c in ablation)  # the common budget
+    augmented = [c for c in ablation if "/plus_autoaugment/" in c.run.model_dir]
+    assert len(augmented) == 3 and all(c.data.autoaugment_type == "good" and c.data.mixup_type == 0 for c in augmented)
+    stored = json.loads((tmp_path / "data" / exp.OUT / "fashion_mnist" / "plus_mixup" / "seed2.json").read_text())
+    assert stored["robustness"]["mce"] >= 50.0 and stored["learning_rate"] == 0.1
+    rows = {r["arm"]: r for r in exp._ablation_rows(tmp_path / "data")}
+    augment = rows["vanilla + AutoAugment (CIFAR policy)"]
+    assert augment["seeds"] == 3 and augment["Δ mCE vs vanilla (95 % CI)"].startswith("-")
+    assert "(n=3)" in augment["Δ top-1 vs vanilla (points, 95 % CI)"]
+    assert rows["vanilla + label smoothing 0.1"]["Δ mCE vs vanilla (95 % CI)"].startswith("pending")
+    exp.main(["--datasets", "fashion_mnist", "--ablation_only", "--ablation_arms", "plus_mixup"])
+    assert len(finals) == 12  # stored: nothing trains again
+    with pytest.raises(SystemExit) as exit_:
+        exp.main(["--ablation_only", "--ablation_arms", "plus_mixup,plus_everything"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip() == ("--ablation_arms: unknown arm(s) plus_everything; choose from "
+                                               "plus_network, plus_smoothing, plus_mixup, plus_autoaugment, "
+                                               "plus_dropblock")
