@@ -103,13 +103,20 @@ def test_a_convergence_run_at_a_since_changed_lr_is_kept_aside_and_re_run(tmp_pa
     assert len(list((folder / "superseded").glob("e16_px56.*.json"))) == 1
 
 
-def test_long_finals_train_every_arm_and_seed_at_16_epochs_stored_apart_and_resume(tmp_path, monkeypatch):
+def offline_experiment(tmp_path, monkeypatch):
+    """exp_assembled writing under tmp_path, with no data, dev split or corrupted sets to build
+    (the tests patch `common.train` and `robustness`)."""
     exp = import_script("exp_assembled")
     monkeypatch.setattr(exp.common, "RESULTS_DIR", tmp_path / "data")
     monkeypatch.setattr(exp.common, "RUNS_DIR", tmp_path / "runs")
     monkeypatch.setattr(exp.common, "ensure_dataset", lambda name: "d")
     monkeypatch.setattr(exp.common, "dev_split", lambda data_dir, dataset: f"{data_dir}/dev")
     monkeypatch.setattr(exp, "corrupted_sets", lambda dataset, data_dir: ("clean", "labels", "paths"))
+    return exp
+
+
+def test_long_finals_train_every_arm_and_seed_at_16_epochs_stored_apart_and_resume(tmp_path, monkeypatch):
+    exp = offline_experiment(tmp_path, monkeypatch)
     monkeypatch.setattr(exp, "robustness", lambda model_dir, *sets: {
         "mce": 50.0 if "vanilla" in model_dir else 40.0, "relative_mce": 60.0, "mean_corruption_error": 0.3,
         "ce": {name: 50.0 for name in get_corruption_names("common")}})
@@ -144,12 +151,7 @@ def test_long_finals_train_every_arm_and_seed_at_16_epochs_stored_apart_and_resu
 
 def test_ablation_arms_train_at_vanillas_lr_are_scored_on_the_corrupted_sets_and_tabled(tmp_path, monkeypatch,
                                                                                        capsys):
-    exp = import_script("exp_assembled")
-    monkeypatch.setattr(exp.common, "RESULTS_DIR", tmp_path / "data")
-    monkeypatch.setattr(exp.common, "RUNS_DIR", tmp_path / "runs")
-    monkeypatch.setattr(exp.common, "ensure_dataset", lambda name: "d")
-    monkeypatch.setattr(exp.common, "dev_split", lambda data_dir, dataset: f"{data_dir}/dev")
-    monkeypatch.setattr(exp, "corrupted_sets", lambda dataset, data_dir: ("clean", "labels", "paths"))
+    exp = offline_experiment(tmp_path, monkeypatch)
     scored = []
 
     def robustness(model_dir, *sets):
