@@ -9,7 +9,6 @@ import math
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 
 def binomial_filter(size: int) -> np.ndarray:
@@ -39,11 +38,11 @@ class BlurPool2D(keras.layers.Layer):
         if self.filter_size == 1:
             return inputs[:, ::s, ::s, :]
         pad = (self.filter_size - 1) // 2
-        x = tf.pad(inputs, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="REFLECT") if pad else inputs
+        x = keras.ops.pad(inputs, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="reflect") if pad else inputs
         channels = inputs.shape[-1]
         kernel = np.tile(self._kernel_2d[:, :, None, None], (1, 1, channels, 1))
-        kernel = tf.constant(kernel, dtype=inputs.dtype)
-        return tf.nn.depthwise_conv2d(x, kernel, strides=[1, s, s, 1], padding="VALID")
+        kernel = keras.ops.convert_to_tensor(kernel, dtype=inputs.dtype)
+        return keras.ops.depthwise_conv(x, kernel, strides=s, padding="valid")
 
     def compute_output_shape(self, input_shape):
         def out(n):

@@ -7,7 +7,7 @@ original checkpoint names); these layers only squeeze, split and recombine.
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
+from keras import ops
 
 
 class SplitSumPool(keras.layers.Layer):
@@ -15,9 +15,9 @@ class SplitSumPool(keras.layers.Layer):
 
     def call(self, inputs):
         # GAP(U1 + U2) = GAP(U1) + GAP(U2): pool first, so the split and sum touch C values, not H*W*C.
-        pooled = tf.reduce_mean(inputs, axis=[1, 2], keepdims=True)
-        s1, s2 = tf.split(pooled, 2, axis=-1)
-        return s1 + s2
+        pooled = ops.mean(inputs, axis=[1, 2], keepdims=True)
+        half = pooled.shape[-1] // 2
+        return pooled[..., :half] + pooled[..., half:]
 
     def compute_output_shape(self, input_shape):
         c = None if input_shape[-1] is None else input_shape[-1] // 2
@@ -29,14 +29,14 @@ class SelectKernels(keras.layers.Layer):
 
     def call(self, inputs):
         features, logits = inputs
-        a1, a2 = tf.split(tf.cast(logits, tf.float32), 2, axis=-1)
+        half = logits.shape[-1] // 2
+        logits = ops.cast(logits, "float32")
+        a1, a2 = logits[..., :half], logits[..., half:]
         # softmax over two = (sigmoid(a1 - a2), sigmoid(a2 - a1)); one multiply of the 2C-channel map
-        # by both weights and a sum over the branch axis avoid copying U1 and U2 out of it.
-        weights = tf.cast(tf.concat([tf.sigmoid(a1 - a2), tf.sigmoid(a2 - a1)], axis=-1), features.dtype)
+        # by both weights, then the sum of its two halves, avoids copying U1 and U2 out of it.
+        weights = ops.cast(ops.concatenate([ops.sigmoid(a1 - a2), ops.sigmoid(a2 - a1)], axis=-1), features.dtype)
         weighted = features * weights
-        shape = tf.shape(features)
-        branches = tf.reshape(weighted, tf.concat([shape[:-1], [2, shape[-1] // 2]], axis=0))
-        return tf.reduce_sum(branches, axis=-2)
+        return weighted[..., :half] + weighted[..., half:]
 
     def compute_output_shape(self, input_shape):
         shape = input_shape[0]
@@ -57,10 +57,10 @@ class GlobalPool(keras.layers.Layer):
 
     def call(self, inputs):
         if self.pool_type == "gap":
-            return tf.reduce_mean(inputs, axis=[1, 2], keepdims=self.keepdims)
-        x = tf.maximum(tf.cast(inputs, tf.float32), 1e-6) ** self.gem_p
-        pooled = tf.reduce_mean(x, axis=[1, 2], keepdims=self.keepdims) ** (1.0 / self.gem_p)
-        return tf.cast(pooled, inputs.dtype)
+            return ops.mean(inputs, axis=[1, 2], keepdims=self.keepdims)
+        x = ops.maximum(ops.cast(inputs, "float32"), 1e-6) ** self.gem_p
+        pooled = ops.mean(x, axis=[1, 2], keepdims=self.keepdims) ** (1.0 / self.gem_p)
+        return ops.cast(pooled, inputs.dtype)
 
     def compute_output_shape(self, input_shape):
         if self.keepdims:

@@ -11,7 +11,8 @@ inference). Those thresholds say nothing about other devices, so:
 Set it with the environment variable ``ASSEMBLED_CNN_CONV_PATHS`` or, in a process,
 `set_conv_paths(...)` / `with conv_paths(...)` (the setting wins over the variable). The choice is
 made when a layer is called, i.e. when a `tf.function` traces it; both forms compute the same
-conv with the same variables, so names and checkpoints do not change.
+conv with the same variables, so names and checkpoints do not change. Under Keras's other
+backends (`backend.py`) there are no tuned paths: the layers run `keras.ops.conv`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 
-import tensorflow as tf
+from assembled_cnn.nets.layers import backend
 
 ENV_VAR = "ASSEMBLED_CNN_CONV_PATHS"
 MODES = ("auto", "tuned", "plain")
@@ -67,6 +68,7 @@ def device_type(kernel=None) -> str:
         name = getattr(variable, "device", "") or ""
     except (AttributeError, RuntimeError, ValueError):  # symbolic or not yet created
         name = ""
+    tf = backend.tensorflow()
     if name:
         spec = tf.DeviceSpec.from_string(name)
         if spec.device_type:
@@ -75,7 +77,9 @@ def device_type(kernel=None) -> str:
 
 
 def use_tuned_paths(kernel=None) -> bool:
-    """Whether a layer whose kernel is `kernel` may use the CPU-tuned paths."""
+    """Whether a layer whose kernel is `kernel` may use the CPU-tuned (TensorFlow) paths."""
+    if not backend.is_tensorflow():
+        return False
     mode = conv_paths_mode()
     if mode != "auto":
         return mode == "tuned"

@@ -9,7 +9,12 @@ plain scaled cosines. Computed in float32, like the dense classifier.
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
+from keras import ops
+
+
+def _l2_normalize(x, axis: int, epsilon: float = 1e-12):
+    """x / max(||x||, sqrt(eps)) along `axis`: `tf.math.l2_normalize`'s formula in keras.ops."""
+    return x * ops.rsqrt(ops.maximum(ops.sum(ops.square(x), axis=axis, keepdims=True), epsilon))
 
 
 class CosineLogits(keras.layers.Layer):
@@ -25,9 +30,9 @@ class CosineLogits(keras.layers.Layer):
                                       initializer="glorot_uniform", trainable=True)
 
     def call(self, inputs):
-        x = tf.math.l2_normalize(tf.cast(inputs, tf.float32), axis=-1, epsilon=1e-12)
-        w = tf.math.l2_normalize(tf.cast(self.kernel, tf.float32), axis=0, epsilon=1e-12)
-        return self.scale * tf.linalg.matmul(x, w)
+        x = _l2_normalize(ops.cast(inputs, "float32"), axis=-1)
+        w = _l2_normalize(ops.cast(self.kernel, "float32"), axis=0)
+        return self.scale * ops.matmul(x, w)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.units)

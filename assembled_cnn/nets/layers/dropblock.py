@@ -2,27 +2,34 @@
 
 The keep probability changes every step (a linear schedule in the trainer), so it lives in one
 shared, non-checkpointed variable (`KeepProbability`) that every DropBlock layer of a model
-reads; the trainer assigns it before each step.
+reads; the trainer assigns it before each step. Written with keras.ops (`backend.py`).
 """
 
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
+from keras import ops
+
+from assembled_cnn.nets.layers import backend
 
 
 class KeepProbability:
-    """A scalar tf.Variable shared by the DropBlock layers of one model (not a Keras weight)."""
+    """A scalar variable shared by the DropBlock layers of one model (not a Keras weight): a
+    tf.Variable under TensorFlow (outside checkpoints), a plain float under other backends."""
 
     def __init__(self, value: float = 1.0):
-        self.variable = tf.Variable(float(value), trainable=False, dtype=tf.float32,
-                                    name="dropblock_keep_prob")
+        tf = backend.tensorflow()
+        self.variable = (float(value) if tf is None else
+                         tf.Variable(float(value), trainable=False, dtype=tf.float32, name="dropblock_keep_prob"))
 
     def assign(self, value) -> None:
-        self.variable.assign(tf.cast(value, tf.float32))
+        if isinstance(self.variable, float):
+            self.variable = float(ops.convert_to_numpy(value))
+        else:
+            self.variable.assign(ops.cast(value, "float32"))
 
-    def read(self) -> tf.Tensor:
-        return tf.convert_to_tensor(self.variable)
+    def read(self):
+        return ops.convert_to_tensor(self.variable, dtype="float32")
 
 
 def dropblock_mask(shape, keep_prob, block_size: int, gamma_scale: float, seed_generator):
@@ -33,15 +40,18 @@ def dropblock_mask(shape, keep_prob, block_size: int, gamma_scale: float, seed_g
     """
     n, h, w, c = shape
     bs = block_size
-    hw = tf.cast(h * w, tf.float32)
-    valid = tf.cast((h - bs + 1) * (w - bs + 1), tf.float32)
+    hw = ops.cast(h * w, "float32")
+    valid = ops.cast((h - bs + 1) * (w - bs + 1), "float32")
     gamma = gamma_scale * (1.0 - keep_prob) * hw / float(bs * bs) / valid
-    seeds_shape = tf.stack([n, h - bs + 1, w - bs + 1, c])
+    seeds_shape = [n, h - bs + 1, w - bs + 1, c]
+    tf = backend.tensorflow()
+    if tf is not None:  # a shape of tensors (dynamic batch) is one tensor for TF's random ops
+        seeds_shape = tf.stack(seeds_shape)
     uniform = keras.random.uniform(seeds_shape, seed=seed_generator)
-    seeds = tf.cast(uniform < gamma, tf.float32)
+    seeds = ops.cast(uniform < gamma, "float32")
     before, after = bs - 1 - (bs - 1) // 2, (bs - 1) // 2
-    seeds = tf.pad(seeds, [[0, 0], [before, after], [before, after], [0, 0]])
-    dropped = tf.nn.max_pool2d(seeds, ksize=bs, strides=1, padding="SAME")
+    seeds = ops.pad(seeds, [[0, 0], [before, after], [before, after], [0, 0]])
+    dropped = ops.max_pool(seeds, pool_size=bs, strides=1, padding="same")
     return 1.0 - dropped
 
 
@@ -64,18 +74,21 @@ class DropBlock(keras.layers.Layer):
     def _drop(self, inputs, keep_prob):
         h, w = inputs.shape[1], inputs.shape[2]
         bs = self.block_size if h is None or w is None else min(self.block_size, h, w)
-        dyn = tf.shape(inputs)
+        dyn = ops.shape(inputs)
         n = 1 if self.shared_mask else dyn[0]
         mask = dropblock_mask((n, dyn[1], dyn[2], dyn[3]), keep_prob, bs, self.gamma_scale,
                               self.seed_generator)
-        scale = tf.cast(tf.size(mask), tf.float32) / (tf.reduce_sum(mask) + 1e-8)
-        return inputs * tf.cast(mask * scale, inputs.dtype)
+        scale = ops.cast(ops.size(mask), "float32") / (ops.sum(mask) + 1e-8)
+        return inputs * ops.cast(mask * scale, inputs.dtype)
 
     def call(self, inputs, training=None):
         if not training or self.gamma_scale == 0.0:
             return inputs
+        if isinstance(self.keep_prob.variable, float):  # eager backends: a Python float, no device read
+            keep_prob = self.keep_prob.variable
+            return self._drop(inputs, keep_prob) if keep_prob < 1.0 else inputs
         keep_prob = self.keep_prob.read()
-        return tf.cond(keep_prob < 1.0, lambda: self._drop(inputs, keep_prob), lambda: tf.identity(inputs))
+        return ops.cond(keep_prob < 1.0, lambda: self._drop(inputs, keep_prob), lambda: ops.copy(inputs))
 
     def compute_output_shape(self, input_shape):
         return input_shape

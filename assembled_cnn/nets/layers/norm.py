@@ -12,12 +12,17 @@ order in which replicas sum their parts (one worker vs two) changes the variance
 1/sqrt(var + eps) the gradients, by up to tens of percent after a few steps. We use two
 passes instead (global mean, then the global sum of squared deviations), which is as exact
 as one replica's own moments; each all-reduce carries the gradient back to every replica.
+
+Under Keras's other backends (`backend.py`) the layer is plain Keras BN (no fused kernel there).
 """
 
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
+
+from assembled_cnn.nets.layers import backend
+
+tf = backend.tensorflow()
 
 
 def _all_reduce_sum(value):
@@ -45,7 +50,7 @@ class BatchNorm(keras.layers.BatchNormalization):
     """
 
     def _can_fuse(self, inputs, training, mask) -> bool:
-        return (mask is None and len(inputs.shape) == 4 and self.axis in (3, -1)
+        return (tf is not None and mask is None and len(inputs.shape) == 4 and self.axis in (3, -1)
                 and self.center and self.scale and not self.renorm
                 and (training is None or isinstance(training, bool)))
 

@@ -17,15 +17,17 @@ is chosen per call, from measurements on a 2-core x86 CPU (oneDNN), resnet50:
   kernels' gradients and their bf16 versions fall back to slow paths (training 63 -> 28 img/s).
 
 These rules are used on the CPU only (`conv_paths.py`); on GPUs and other devices, where nothing
-was measured, the layer runs the plain conv: SAME at stride 1, else `tf.pad` then VALID.
+was measured, the layer runs the plain conv: SAME at stride 1, else `tf.pad` then VALID. Under
+Keras's other backends (`backend.py`) it is always `keras.ops.pad` then Keras's VALID conv.
 """
 
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
 
-from assembled_cnn.nets.layers import conv_paths
+from assembled_cnn.nets.layers import backend, conv_paths
+
+tf = backend.tensorflow()
 
 # Where the im2col matmul is used (measured crossovers, see above): at least 256 input channels
 # and 512 filters, and outputs of at most 4 positions, or (inference, stride 1) at most 16.
@@ -88,6 +90,9 @@ class FixedPaddingConv2D(keras.layers.Conv2D):
                             dilations=[1, *self.dilation_rate, 1])
 
     def call(self, inputs, training=None):
+        if tf is None:  # other Keras backends: explicit padding, then keras.layers.Conv2D (VALID)
+            before, after = self.pad
+            return super().call(keras.ops.pad(inputs, [[0, 0], [before, after], [before, after], [0, 0]]))
         outputs = self._conv(inputs, training)
         if self.use_bias:
             outputs = tf.nn.bias_add(outputs, self.bias)

@@ -17,9 +17,10 @@ nothing was measured, every 1x1 conv runs as `tf.nn.conv2d`.
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
 
-from assembled_cnn.nets.layers import conv_paths
+from assembled_cnn.nets.layers import backend, conv_paths
+
+tf = backend.tensorflow()
 
 # Output positions (H·W) up to which the matmul form is used; measured crossover (see above).
 MATMUL_MAX_POSITIONS = 64
@@ -43,6 +44,8 @@ class PointwiseConv2D(keras.layers.Conv2D):
         return out_h * out_w <= MATMUL_MAX_POSITIONS
 
     def call(self, inputs):
+        if tf is None:  # other Keras backends: the plain 1x1 VALID conv of keras.layers.Conv2D
+            return super().call(inputs)
         if self._use_matmul(inputs):
             if self.strides != (1, 1):
                 inputs = inputs[:, :: self.strides[0], :: self.strides[1], :]
