@@ -124,16 +124,18 @@ def machines() -> str:
 def build_page() -> str:
     sections = [(title, load_section(module)) for module, _, title in EXPERIMENTS]
     verdicts = [row for _, section in sections for row in section["verdicts"]]
+    import section_gpu
     import section_zeroshot
 
     body = "\n".join(f"## {title}\n\n{section['markdown']}" for title, section in sections)
     return (f"# Measured results\n\n{INTRO}\n## Verdicts\n\n{verdict_table(verdicts)}\n"
             f"## Budget\n\nMachines that measured the stored results (the development machine, shared with "
-            f"other work while the suite ran, so wall times are upper bounds):\n\n{machines()}\n\nNo GPU "
-            f"was lent to the sessions that ran this suite, so there is no larger-scale GPU section yet.\n\n"
+            f"other work while the suite ran, so wall times are upper bounds):\n\n{machines()}\n\nThe GPU "
+            f"runs have a section of their own at the end.\n\n"
             f"{budget_table()}\n{body}\n"
             f"## (f) Zero-shot retrieval: softmax vs ArcFace on Fashion-MNIST split by class\n\n"
-            f"{section_zeroshot.section()}")
+            f"{section_zeroshot.section()}\n"
+            f"## (a, c) at a larger scale on a GPU\n\n{section_gpu.section()}")
 
 
 def main() -> None:

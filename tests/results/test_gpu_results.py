@@ -1,0 +1,119 @@
+"""The GPU runs of (a) and (c): their plan, the choice of each regime's LR before its finals,
+the collection of what a device session brought back, and the page section built from it.
+(The runs themselves need torch; tests/nets/test_backends.py runs the networks under it.)"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from results_testlib import SCRIPTS, import_script
+
+GPU = SCRIPTS / "gpu"
+
+
+def load(name: str):
+    spec = importlib.util.spec_from_file_location(f"gpu_{name}", GPU / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(GPU))
+    spec.loader.exec_module(module)
+    return module
+
+
+runner = load("run_gpu_results")
+collect = load("collect_device_run")
+
+
+def test_plan_runs_both_arms_of_a_at_full_width_with_the_cpu_searched_lr_and_three_seeds():
+    jobs, c_recipe = runner.plan(tiny=False)
+    assert jobs[0]["kind"] == "corrupt" and jobs[0]["count"] == 1000
+    a = [j for j in jobs if j["kind"] == "assembled"]
+    assert sorted((j["arm"], j["seed"]) for j in a) == sorted((arm, s) for arm in ("vanilla", "assembled") for s in (0, 1, 2))
+    assert {(j["width"], j["epochs"], j["batch_size"], j["lr"], j["image_size"]) for j in a} == {(64, 8, 128, 0.2, 56)}
+    search = [j for j in jobs if j.get("phase") == "search"]
+    assert sorted((j["kind"], j["lr"]) for j in search) == sorted(
+        (regime, lr) for regime, grid in runner.LR_GRID.items() for lr in grid)
+    assert c_recipe["per_class"] == 1000 and c_recipe["image_size"] == 224
+    assert len({j["name"] for j in jobs}) == len(jobs)
+
+
+def search_result(regime: str, lr: float, top1: float) -> dict:
+    return {"kind": regime, "lr": lr, "top1": top1, "phase": "search"}
+
+
+def test_finals_wait_for_the_whole_grid_take_the_best_validation_lr_and_are_queued_once():
+    _, c_recipe = runner.plan(tiny=False)
+    results = {"_finals_queued": []}
+    grid = runner.LR_GRID["finetune"]
+    results.update({f"c_finetune_search_lr{lr}": search_result("finetune", lr, 0.8) for lr in grid[:2]})
+    assert runner.finals(results, c_recipe) == []          # one search point still missing
+    results[f"c_finetune_search_lr{grid[2]}"] = search_result("finetune", grid[2], 0.9)
+    jobs = runner.finals(results, c_recipe)
+    assert [(j["name"], j["lr"], j["phase"]) for j in jobs] == [
+        (f"c_finetune_final_s{s}", grid[2], "final") for s in (0, 1, 2)]
+    assert runner.finals(results, c_recipe) == []          # never queued twice
+    # ties go to the smaller LR
+    tied = {"_finals_queued": [], **{f"c_random_search_lr{lr}": search_result("random", lr, 0.5)
+                                     for lr in runner.LR_GRID["random"]}}
+    assert {j["lr"] for j in runner.finals(tied, c_recipe)} == {min(runner.LR_GRID["random"])}
+
+
+def device_folder(root: Path) -> Path:
+    """What a device session brings back: results of finished jobs, and the jobs' logs."""
+    root.mkdir(parents=True)
+    results = {"_machine": {"gpu": "NVIDIA H200", "cpu_cores": 16, "python": "3.12.3", "torch": "2.11",
+                            "keras": "3.15.1"}, "_wall_s": 450.2, "_tiny": False,
+               "_scheduled": ["corrupt", "a_vanilla_s0", "c_fixed"], "_finals_queued": [],
+               "_failed": {"a_vanilla_s0": "stopped at the 450 s budget", "c_fixed": "stopped at the 450 s budget"},
+               "_not_started": ["c_random_search_lr0.1"], "corrupt": {"seconds": 43.0}}
+    (root / "gpu_results.json").write_text(json.dumps(results))
+    (root / "console.txt").write_text("NVIDIA H200, 143771 MiB, 580.159.04\n[gpu 0 s] start corrupt\n")
+    (root / "gpu_jobs.log").write_text("\n".join([
+        "===== a_vanilla_s0", "some warning line",
+        "[a_vanilla_s0 22:15:40] epoch 1: loss 1.498, 42.1 s", "[a_vanilla_s0 22:16:45] epoch 2: loss 1.349, 64.4 s",
+        "===== c_fixed",
+        "[c_fixed 22:15:37] 10/class seed 0: 0.7000 (C 0.01)", "[c_fixed 22:15:38] 10/class seed 1: 0.7200 (C 1e-05)",
+        "[c_fixed 22:15:38] 10/class seed 2: 0.7400 (C 0.0001)", "[c_fixed 22:18:44] 1000/class seed 0: 0.8860 (C 0.01)"]))
+    return root
+
+
+def test_collect_keeps_what_stopped_jobs_logged_and_the_section_reports_it_without_false_intervals(tmp_path):
+    full = device_folder(tmp_path / "device" / "1")
+    probe = tmp_path / "device" / "2"
+    probe.mkdir()
+    (probe / "probe.json").write_text(json.dumps({"ms_per_step": {"vanilla_b128": 68.0, "assembled_b128": 198.0}}))
+    payload = collect.collect("h200_test", full, None, probe)
+    run = payload["full"]
+    assert payload["nvidia_smi"] == "NVIDIA H200, 143771 MiB, 580.159.04"
+    assert run["failed"] == ["a_vanilla_s0", "c_fixed"] and run["not_started"] == ["c_random_search_lr0.1"]
+    assert [e["seconds"] for e in run["epochs"]["a_vanilla_s0"]] == [42.1, 64.4]
+    assert [(c["per_class"], c["seed"], c["test_top1"]) for c in run["fixed_cells"]] == [
+        (10, 0, 0.70), (10, 1, 0.72), (10, 2, 0.74), (1000, 0, 0.886)]
+
+    section = import_script("section_gpu")
+    text = section.run_markdown(payload)
+    assert "| 10 | 3 | 72.00 ± 2.00 |" in text                     # three seeds: mean ± sample std
+    assert "88.60 (1 of 3 seeds: no interval)" in text             # fewer: the values, no interval
+    assert "epochs finished (of 8)" in text and "| vanilla | 1 | 2 | 53 |" in text
+    # (68 + 198) ms × 468 steps × 8 epochs × 3 seeds ≈ 50 min
+    assert "about 50 min of device time" in text
+
+
+def test_page_section_says_no_gpu_when_none_was_lent(tmp_path, monkeypatch):
+    section = import_script("section_gpu")
+    monkeypatch.setattr(section.common, "RESULTS_DIR", tmp_path)
+    assert section.section() == "No GPU was lent to the sessions that ran this suite.\n"
+    (tmp_path / "gpu").mkdir()
+    payload = collect.collect("h200_test", device_folder(tmp_path / "dev"), None, None)
+    (tmp_path / "gpu" / "h200_test.json").write_text(json.dumps(payload))
+    text = section.section()
+    assert "**Status: not done.**" in text and "### h200_test: NVIDIA H200, 143771 MiB" in text
+
+
+@pytest.mark.parametrize("line", ["[c_fixed 22:15:37] 10/class seed x: 0.7 (C 0.01)", "epoch 1: loss 1.0, 2.0 s"])
+def test_lines_that_are_not_results_are_ignored(line):
+    assert collect.parse_log([line]) == {"epochs": {}, "fixed_cells": []}
