@@ -19,6 +19,7 @@ benchmarks/results/gpu_check); the markdown table is also printed.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -194,6 +195,13 @@ def markdown(results: dict) -> str:
     return "\n".join(head + body) + "\n"
 
 
+def tensorflow_installed() -> bool:
+    try:
+        return importlib.util.find_spec("tensorflow") is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tiny", action="store_true", default=os.environ.get("GPU_CHECK_TINY") == "1")
@@ -207,6 +215,11 @@ def main(argv=None) -> int:
     parser.add_argument("--part_json", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.jobs = args.jobs or (2 if args.tiny else 1)
+    if not tensorflow_installed():
+        print("error: gpu_check needs TensorFlow on this machine (pip install \"tensorflow[and-cuda]==2.21.0\"); "
+              "a GPU machine without it (the device tool's H200) runs scripts/results/gpu/gpu_results.sh instead",
+              file=sys.stderr)
+        return 2
     if args.run_part:  # child process
         result = run_part(args.run_part, Sizes.make(args.tiny, args.demo_epochs), args.demo_data_dir)
         Path(args.part_json).write_text(json.dumps(result))

@@ -4,6 +4,7 @@ import json
 import math
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,20 @@ def test_tiny_mode_runs_every_part_and_writes_json_and_table(tiny_run):
                      "(d) corruptions", "(e) demo", "no GPU (CPU only)"):
         assert expected in table and expected in done.stdout, expected
     assert sorted(p.name for p in out.iterdir()) == ["gpu_check.json", "gpu_check.log", "gpu_check.md"]
+
+
+def test_without_tensorflow_it_says_so_in_one_line_and_names_the_torch_path(tmp_path):
+    blocker = tmp_path / "no_tf"
+    blocker.mkdir()
+    # a `tensorflow` that cannot be found: a meta-path finder that refuses it
+    (blocker / "sitecustomize.py").write_text(
+        "import sys\nclass _NoTF:\n    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'tensorflow' or name.startswith('tensorflow.'):\n"
+        "            raise ModuleNotFoundError(name)\n        return None\nsys.meta_path.insert(0, _NoTF())\n")
+    env = {**os.environ, "PYTHONPATH": str(blocker)}
+    done = subprocess.run([sys.executable, "benchmarks/gpu_check.py", "--out", str(tmp_path / "out")],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "needs TensorFlow" in lines[0] and "scripts/results/gpu/gpu_results.sh" in lines[0]
+    assert not (tmp_path / "out").exists()
