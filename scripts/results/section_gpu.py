@@ -25,7 +25,9 @@ mixup, DropBlock schedule) re-expressed in a few lines of torch. Two things diff
 code cannot run there: AutoAugment is torchvision's CIFAR-10 policy (25 sub-policies, vs the
 original's 95 `good_policies` on the CPU), and corruptions come from the reference `imagecorruptions`
 package on a fixed 1,000-image test subset. `scripts/results/gpu/gpu_results.sh` is the whole
-time-boxed command."""
+time-boxed command. Since that session the runner defaults to Keras's JAX backend with the whole
+training step compiled (`jax_recipe.py`; it trains the same weights as the torch loop, see
+`tests/results/test_gpu_results.py`); it has not run on a GPU yet."""
 
 
 def gpu_runs() -> list[dict]:
@@ -105,6 +107,6 @@ def section() -> str:
         return "No GPU was lent to the sessions that ran this suite.\n"
     status = ("**Status: not done.** Neither (a) nor (c) finished at the larger scale within the device time "
               "of the one session that had a GPU; what it measured is below, and the verdicts above are the "
-              "CPU runs' alone. To fit (a) in a 15-minute lease, the step must be compiled (JAX backend "
-              "with `jit`, or `torch.compile`): the eager path below is overhead-bound.\n")
+              "CPU runs' alone. The eager path it ran is overhead-bound; the compiled JAX step is what the next "
+              "GPU session runs (`torch.compile` was tried on the CPU: 91 s to compile, recompiling, and slower).\n")
     return "\n".join([HOW + "\n", status] + [run_markdown(run) for run in runs])

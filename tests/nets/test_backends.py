@@ -1,6 +1,6 @@
-"""The model zoo under Keras's torch backend (what the GPU runs of scripts/results/gpu use, since the
-lent GPU machine has no TensorFlow): same weights, same logits as under TensorFlow, and a training
-step that goes through DropBlock. Needs an interpreter with torch and Keras: this one if it has
+"""The model zoo under Keras's torch and JAX backends (what the GPU runs of scripts/results/gpu use,
+since the lent GPU machine has no TensorFlow): same weights, same logits as under TensorFlow, and a
+torch training step that goes through DropBlock. Needs an interpreter with torch and Keras: this one if it has
 torch, else $ASSEMBLED_CNN_TORCH_PYTHON; skipped without one (CI's locked environment has no torch)."""
 
 from __future__ import annotations
@@ -39,6 +39,19 @@ print(json.dumps({"logits": logits.tolist(), "tensorflow_imported": "tensorflow"
 """
 
 
+JAX_SIDE = """
+import json, os, sys
+os.environ["KERAS_BACKEND"] = "jax"
+import numpy as np, keras
+from assembled_cnn.nets import build_model, model_config
+name, config, weights, inputs = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], sys.argv[4]
+model = build_model(config=model_config(name, **config))
+model.load_weights(weights)
+logits = keras.ops.convert_to_numpy(model(np.load(inputs), training=False))
+print(json.dumps({"logits": logits.tolist(), "tensorflow_imported": "tensorflow" in sys.modules}))
+"""
+
+
 def torch_python() -> str | None:
     if importlib.util.find_spec("torch") is not None:
         return sys.executable
@@ -71,3 +84,12 @@ def test_torch_backend_gives_the_tensorflow_logits_and_trains_through_dropblock(
     assert result["grads_finite"]
     if config.get("use_dropblock"):
         assert result["train_differs"] > 0                # DropBlock (keep 0.5) and batch statistics act
+    jax_check = subprocess.run([torch_python(), "-c", JAX_SIDE, name, json.dumps(config),
+                                str(tmp_path / "model.weights.h5"), str(tmp_path / "inputs.npy")],
+                               capture_output=True, text=True, env={**env, "KERAS_BACKEND": "jax"}, timeout=300)
+    if "No module named 'jax'" in jax_check.stderr:
+        return                                            # an interpreter with torch only
+    assert jax_check.returncode == 0, jax_check.stderr[-2000:]
+    jax_result = json.loads(jax_check.stdout.strip().splitlines()[-1])
+    assert not jax_result["tensorflow_imported"]
+    np.testing.assert_allclose(jax_result["logits"], expected, rtol=1e-3, atol=1e-3 * np.abs(expected).max())

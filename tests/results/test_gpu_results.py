@@ -117,3 +117,83 @@ def test_page_section_says_no_gpu_when_none_was_lent(tmp_path, monkeypatch):
 @pytest.mark.parametrize("line", ["[c_fixed 22:15:37] 10/class seed x: 0.7 (C 0.01)", "epoch 1: loss 1.0, 2.0 s"])
 def test_lines_that_are_not_results_are_ignored(line):
     assert collect.parse_log([line]) == {"epochs": {}, "fixed_cells": []}
+
+
+ONE_STEP = """
+import os, sys
+os.environ["KERAS_BACKEND"] = sys.argv[1]
+sys.path.insert(0, sys.argv[5])
+import numpy as np
+from assembled_cnn.nets import build_model, model_config
+from backends import make_trainer
+from torch_recipe import Recipe
+config = dict(num_classes=10, num_filters=8, zero_gamma=False, use_resnet_d=True, use_sk_block=True,
+              anti_alias_type="sconv", anti_alias_filter_size=3, use_dropblock=True, dropblock_block_size=3)
+model = build_model(config=model_config("resnet18", **config))
+model.load_weights(sys.argv[2])
+batch = np.load(sys.argv[3])
+recipe = Recipe(epochs=1, batch_size=8, steps_per_epoch=10, base_lr=0.1, warmup_epochs=0, label_smoothing=0.1)
+trainer = make_trainer(model, recipe, 10, 0)
+x, y = batch["x"], batch["y"]
+if sys.argv[1] == "torch":
+    import torch
+    x, y = torch.as_tensor(x), torch.as_tensor(y)
+for _ in range(2):
+    loss = trainer.train_step(x, y)
+trainer.finish()
+model.save_weights(sys.argv[4])
+print(float(loss))
+"""
+
+
+def interpreter_with_torch_and_jax():
+    import os
+
+    candidate = os.environ.get("ASSEMBLED_CNN_TORCH_PYTHON")
+    if importlib.util.find_spec("torch") and importlib.util.find_spec("jax"):
+        candidate = sys.executable
+    return candidate
+
+
+@pytest.mark.skipif(interpreter_with_torch_and_jax() is None,
+                    reason="no interpreter with torch and jax (set ASSEMBLED_CNN_TORCH_PYTHON)")
+def test_compiled_jax_step_and_eager_torch_step_train_the_same_weights(tmp_path):
+    """Two independent expressions of the recipe (jax_recipe: one jit program; torch_recipe: eager
+    autograd + torch.optim.SGD) take the same two SGD steps from the same weights and batch."""
+    import os
+    import subprocess
+
+    import keras
+    import numpy as np
+
+    from assembled_cnn.nets import build_model, model_config
+
+    config = dict(num_classes=10, num_filters=8, zero_gamma=False, use_resnet_d=True, use_sk_block=True,
+                  anti_alias_type="sconv", anti_alias_filter_size=3, use_dropblock=True, dropblock_block_size=3)
+    build_model(config=model_config("resnet18", **config)).save_weights(tmp_path / "start.weights.h5")
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "batch.npz", x=rng.normal(0, 50, (8, 32, 32, 3)).astype("float32"), y=rng.integers(0, 10, 8))
+    env = {**os.environ, "PYTHONPATH": str(SCRIPTS.parents[1])}
+    losses, weights = {}, {}
+    for backend in ("jax", "torch"):
+        done = subprocess.run([interpreter_with_torch_and_jax(), "-c", ONE_STEP, backend, str(tmp_path / "start.weights.h5"),
+                               str(tmp_path / "batch.npz"), str(tmp_path / f"{backend}.weights.h5"), str(GPU)],
+                              capture_output=True, text=True, env=env, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        losses[backend] = float(done.stdout.strip().splitlines()[-1])
+        model = build_model(config=model_config("resnet18", **config))
+        model.load_weights(tmp_path / f"{backend}.weights.h5")
+        weights[backend] = [keras.ops.convert_to_numpy(v) for v in model.weights]
+    assert losses["jax"] == pytest.approx(losses["torch"], rel=1e-4)
+    start = build_model(config=model_config("resnet18", **config))
+    start.load_weights(tmp_path / "start.weights.h5")
+    initial = [keras.ops.convert_to_numpy(v) for v in start.weights]
+    moved = 0
+    for a, b, s in zip(weights["jax"], weights["torch"], initial):
+        update_jax, update_torch = a - s, b - s
+        if np.linalg.norm(update_torch) == 0:               # untouched by these steps (e.g. SeedGenerator state)
+            continue
+        moved += 1
+        # the two updates agree to 1 % (float32 conv gradients of XLA and ATen differ in summation order)
+        assert np.linalg.norm(update_jax - update_torch) <= 0.01 * np.linalg.norm(update_torch)
+    assert moved > len(initial) // 2                        # the steps changed the weights and BN statistics

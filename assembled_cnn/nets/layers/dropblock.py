@@ -15,12 +15,17 @@ from assembled_cnn.nets.layers import backend
 
 class KeepProbability:
     """A scalar variable shared by the DropBlock layers of one model (not a Keras weight): a
-    tf.Variable under TensorFlow (outside checkpoints), a plain float under other backends."""
+    tf.Variable under TensorFlow (outside checkpoints); under JAX a keras.Variable that a compiled
+    step maps to a traced value (`keras.StatelessScope`); a plain float under the eager backends."""
 
     def __init__(self, value: float = 1.0):
         tf = backend.tensorflow()
-        self.variable = (float(value) if tf is None else
-                         tf.Variable(float(value), trainable=False, dtype=tf.float32, name="dropblock_keep_prob"))
+        if tf is not None:
+            self.variable = tf.Variable(float(value), trainable=False, dtype=tf.float32, name="dropblock_keep_prob")
+        elif keras.backend.backend() == "jax":
+            self.variable = keras.Variable(float(value), trainable=False, dtype="float32", name="dropblock_keep_prob")
+        else:
+            self.variable = float(value)
 
     def assign(self, value) -> None:
         if isinstance(self.variable, float):
@@ -88,6 +93,8 @@ class DropBlock(keras.layers.Layer):
             keep_prob = self.keep_prob.variable
             return self._drop(inputs, keep_prob) if keep_prob < 1.0 else inputs
         keep_prob = self.keep_prob.read()
+        if not backend.is_tensorflow():  # JAX: no random state may change inside a cond branch
+            return ops.where(keep_prob < 1.0, self._drop(inputs, keep_prob), inputs)
         return ops.cond(keep_prob < 1.0, lambda: self._drop(inputs, keep_prob), lambda: ops.copy(inputs))
 
     def compute_output_shape(self, input_shape):

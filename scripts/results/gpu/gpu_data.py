@@ -15,14 +15,18 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
+import os
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-DEVICE = "cuda" if torch.cuda.is_available() else "cpu"  # the tests run these on the CPU
+# Where the torch data ops run: CUDA under the torch backend when there is a GPU; under JAX, which
+# owns the GPU, and in the tests, the CPU.
+DEVICE = "cuda" if torch.cuda.is_available() and os.environ.get("KERAS_BACKEND") == "torch" else "cpu"
 MEANS = torch.tensor([123.68, 116.78, 103.94]).view(1, 3, 1, 1)  # the original's mean_subtract
 CORRUPTIONS = ("gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur", "motion_blur",
                "zoom_blur", "snow", "frost", "fog", "brightness", "contrast", "elastic_transform", "pixelate",
@@ -73,11 +77,17 @@ class CifarAugment(torch.utils.data.Dataset):
         return image, self.labels[index]
 
 
+def _seed_worker(seed: int, worker: int) -> None:
+    torch.manual_seed(seed * 1000 + worker)
+
+
 def train_loader(dataset: torch.utils.data.Dataset, batch_size: int, seed: int, workers: int):
+    """Spawned workers: forking a process that already runs JAX's threads can deadlock."""
     generator = torch.Generator().manual_seed(seed)
     return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True,
                                        num_workers=workers, generator=generator, persistent_workers=workers > 0,
-                                       pin_memory=True, worker_init_fn=lambda i: torch.manual_seed(seed * 1000 + i))
+                                       pin_memory=DEVICE == "cuda", worker_init_fn=functools.partial(_seed_worker, seed),
+                                       multiprocessing_context="spawn" if workers > 0 else None)
 
 
 def to_inputs(batch_uint8: torch.Tensor, device) -> torch.Tensor:

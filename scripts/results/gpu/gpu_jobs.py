@@ -15,7 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("KERAS_BACKEND", "torch")
+os.environ.setdefault("KERAS_BACKEND", "jax")
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")   # several jobs share the GPU
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parents[2])]
 
@@ -23,7 +24,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import gpu_data  # noqa: E402
-from torch_recipe import Recipe, Trainer, predict  # noqa: E402
+from backends import inference, make_trainer, predict  # noqa: E402
+from torch_recipe import Recipe  # noqa: E402
 
 CORRUPTED = "corrupted_subset"
 CLASSES = 10
@@ -69,7 +71,7 @@ def train_assembled(spec: dict, carry: Path):
                     base_lr=spec["lr"], label_smoothing=0.1 if assembled else 0.0,
                     mixup_alpha=0.2 if assembled else 0.0, dropblock_kp=(1.0, 0.9) if assembled else None)
     model = build_resnet(spec)
-    trainer = Trainer(model, recipe, CLASSES, spec["seed"])
+    trainer = make_trainer(model, recipe, CLASSES, spec["seed"])
     start, epoch_times = time.perf_counter(), []
     for epoch in range(int(spec["epochs"])):
         t0 = time.perf_counter()
@@ -77,10 +79,11 @@ def train_assembled(spec: dict, carry: Path):
             loss = trainer.train_step(gpu_data.to_inputs(batch, gpu_data.DEVICE), y.to(gpu_data.DEVICE, non_blocking=True))
         epoch_times.append(time.perf_counter() - t0)
         log(name, f"epoch {epoch + 1}: loss {float(loss):.3f}, {epoch_times[-1]:.1f} s")
+    trainer.finish()
     return model, {"train_s": time.perf_counter() - start, "epoch_s": epoch_times, "steps": trainer.step}
 
 
-def corruption_errors(model, test_labels: np.ndarray, work: Path, name: str) -> dict:
+def corruption_errors(logits_fn, test_labels: np.ndarray, work: Path, name: str) -> dict:
     path = work / f"{CORRUPTED}.npy"
     for _ in range(600):
         if path.exists():
@@ -93,7 +96,7 @@ def corruption_errors(model, test_labels: np.ndarray, work: Path, name: str) -> 
         per_severity = []
         for s in range(5):
             batch = torch.from_numpy(np.ascontiguousarray(corrupted[c, s])).permute(0, 3, 1, 2)
-            predicted = predict(model, batch, 1000, lambda b: gpu_data.to_inputs(b, gpu_data.DEVICE))
+            predicted = predict(logits_fn, batch, 1000, lambda b: gpu_data.to_inputs(b, gpu_data.DEVICE))
             per_severity.append(float(np.mean(predicted != labels)))
         errors[corruption] = per_severity
     log(name, "corruptions scored")
@@ -102,13 +105,14 @@ def corruption_errors(model, test_labels: np.ndarray, work: Path, name: str) -> 
 
 def job_assembled(spec: dict, carry: Path, work: Path) -> dict:
     model, timing = train_assembled(spec, carry)
+    logits_fn = inference(model)
     test_images, test_labels = gpu_data.load_split(carry, "t10k")
     test = gpu_data.resize_uint8(test_images, spec["image_size"])
-    predicted = predict(model, test, 1000, lambda b: gpu_data.to_inputs(b, gpu_data.DEVICE))
+    predicted = predict(logits_fn, test, 1000, lambda b: gpu_data.to_inputs(b, gpu_data.DEVICE))
     subset = subset_indices(len(test_labels))
     result = {**spec, **timing, "test_top1": float(np.mean(predicted == test_labels)),
               "subset_clean_error": float(np.mean(predicted[subset] != test_labels[subset])),
-              "corruption_errors": corruption_errors(model, test_labels, work, spec["name"])}
+              "corruption_errors": corruption_errors(logits_fn, test_labels, work, spec["name"])}
     log(spec["name"], f"test top-1 {result['test_top1']:.4f}")
     return result
 
@@ -133,16 +137,16 @@ def job_probe(spec: dict, carry: Path, work: Path) -> dict:
             recipe = Recipe(epochs=1, batch_size=batch_size, steps_per_epoch=1000, base_lr=0.1,
                             label_smoothing=0.1, mixup_alpha=0.2 if arm == "assembled" else 0.0,
                             dropblock_kp=(0.9, 0.9) if arm == "assembled" else None)
-            trainer = Trainer(model, recipe, CLASSES, 0)
+            trainer = make_trainer(model, recipe, CLASSES, 0)
             images = torch.randint(0, 256, (batch_size, 3, spec["image_size"], spec["image_size"]), dtype=torch.uint8)
             labels = torch.randint(0, CLASSES, (batch_size,)).to(gpu_data.DEVICE)
-            inputs = gpu_data.to_inputs(images, gpu_data.DEVICE)
+            inputs, loss = gpu_data.to_inputs(images, gpu_data.DEVICE), None
             for step in range(spec["warmup"] + spec["steps"]):
                 if step == spec["warmup"]:
-                    torch.cuda.synchronize() if gpu_data.DEVICE == "cuda" else None
+                    float(loss) if step else None          # wait for the device
                     start = time.perf_counter()
-                trainer.train_step(inputs, labels)
-            torch.cuda.synchronize() if gpu_data.DEVICE == "cuda" else None
+                loss = trainer.train_step(inputs, labels)
+            float(loss)
             timings[f"{arm}_b{batch_size}"] = 1000 * (time.perf_counter() - start) / spec["steps"]
             log(spec["name"], f"{arm} batch {batch_size}: {timings[f'{arm}_b{batch_size}']:.1f} ms/step")
     return {**spec, "ms_per_step": timings}
@@ -161,6 +165,7 @@ def main() -> None:
     torch.set_num_threads(2)
     torch.backends.cudnn.benchmark = True
     torch.backends.cuda.matmul.allow_tf32 = True
+    log(spec["name"], f"Keras backend {os.environ['KERAS_BACKEND']}, torch data ops on {gpu_data.DEVICE}")
     if spec["kind"] not in JOBS:
         from gpu_transfer import TRANSFER_JOBS
 

@@ -16,7 +16,8 @@ import torch
 
 import gpu_data
 from gpu_jobs import CLASSES, LITE_PTH, log
-from torch_recipe import Recipe, Trainer
+from backends import inference, make_trainer, predict
+from torch_recipe import Recipe
 
 VALIDATION = 5000
 
@@ -51,13 +52,12 @@ def build_lite(pretrained: bool, carry):
     return model
 
 
-@torch.no_grad()
 def features(model, images: np.ndarray, size: int, batch: int = 500) -> np.ndarray:
     import keras
 
-    extractor = keras.Model(model.inputs, model.get_layer("features").output)
-    gray = torch.from_numpy(images).to(gpu_data.DEVICE)
-    out = [extractor(gpu_data.centre_crop(gray[i:i + batch], size), training=False).float().cpu().numpy()
+    extractor = inference(keras.Model(model.inputs, model.get_layer("features").output))
+    gray = torch.from_numpy(np.array(images)).to(gpu_data.DEVICE)
+    out = [extractor(gpu_data.centre_crop(gray[i:i + batch], size)).astype(np.float32)
            for i in range(0, len(images), batch)]
     return np.concatenate(out).reshape(len(images), -1)
 
@@ -92,7 +92,7 @@ def train_lite(spec: dict, data: dict, subset: np.ndarray, carry) -> tuple:
     steps = len(subset) // spec["batch_size"]
     recipe = Recipe(epochs=spec["epochs"], batch_size=spec["batch_size"], steps_per_epoch=steps,
                     base_lr=spec["lr"], weight_decay=spec["weight_decay"], warmup_epochs=spec["epochs"] / 10)
-    trainer = Trainer(model, recipe, CLASSES, spec["seed"])
+    trainer = make_trainer(model, recipe, CLASSES, spec["seed"])
     gray = torch.from_numpy(data["images"][subset]).to(gpu_data.DEVICE)
     labels = torch.from_numpy(data["labels"][subset]).to(gpu_data.DEVICE)
     generator = torch.Generator().manual_seed(spec["seed"])
@@ -102,14 +102,13 @@ def train_lite(spec: dict, data: dict, subset: np.ndarray, carry) -> tuple:
         for i in range(steps):
             index = order[i * spec["batch_size"]:(i + 1) * spec["batch_size"]]
             trainer.train_step(gpu_data.inception_crop(gray[index], spec["image_size"], generator), labels[index])
+    trainer.finish()
     return model, time.perf_counter() - start
 
 
-@torch.no_grad()
 def top1(model, images: np.ndarray, labels: np.ndarray, size: int, batch: int = 500) -> float:
-    gray = torch.from_numpy(images).to(gpu_data.DEVICE)
-    predicted = np.concatenate([model(gpu_data.centre_crop(gray[i:i + batch], size), training=False)
-                                .argmax(-1).cpu().numpy() for i in range(0, len(images), batch)])
+    gray = torch.from_numpy(np.array(images)).to(gpu_data.DEVICE)
+    predicted = predict(inference(model), gray, batch, lambda b: gpu_data.centre_crop(b, size))
     return float(np.mean(predicted == labels))
 
 

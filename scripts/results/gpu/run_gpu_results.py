@@ -12,7 +12,9 @@ Plan (every job a process of its own, up to --parallel at once, highest priority
   fine-tune and random init at 1000 per class (the CPU runs stop at 100), each regime's LR chosen
   on validation from its own 3-point grid, then seeds 0, 1, 2.
 Results go to OUT/gpu_results.json after every finished job (so a time-out keeps what finished),
-the jobs' logs to OUT/gpu_jobs.log; `make_report.py` turns them into the page's GPU section.
+the jobs' logs to OUT/gpu_jobs.log; `collect_device_run.py` stores them for the page's GPU section.
+KERAS_BACKEND picks the trainer (backends.py): jax (default of gpu_results.sh, one compiled step)
+or torch (eager; what the first H200 session ran, and too slow for (a) in its 15 minutes).
 """
 
 from __future__ import annotations
@@ -66,14 +68,14 @@ def machine() -> dict:
     import torch
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    try:
-        import keras
-
-        keras_version = keras.__version__
-    except ImportError:
-        keras_version = "missing"
+    versions = {}
+    for package in ("keras", "jax"):
+        try:
+            versions[package] = __import__(package).__version__
+        except ImportError:
+            versions[package] = "missing"
     return {"gpu": gpu, "cpu_cores": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
-            "keras": keras_version, "keras_backend": "torch"}
+            **versions, "keras_backend": os.environ.get("KERAS_BACKEND", "jax")}
 
 
 class Scheduler:

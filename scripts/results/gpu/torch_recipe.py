@@ -102,12 +102,5 @@ class Trainer:
         self.step += 1
         return loss.detach()
 
-
-@torch.no_grad()
-def predict(model, images: torch.Tensor, batch_size: int, prepare) -> np.ndarray:
-    """Top-1 predictions of `images` (uint8, N first), each batch turned into inputs by `prepare`."""
-    out = []
-    for start in range(0, images.shape[0], batch_size):
-        logits = model(prepare(images[start:start + batch_size]), training=False)
-        out.append(logits.argmax(-1).cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0,), np.int64)
+    def finish(self) -> None:
+        """The Keras variables are the trained ones already (eager)."""
