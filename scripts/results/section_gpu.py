@@ -27,7 +27,14 @@ original's 95 `good_policies` on the CPU), and corruptions come from the referen
 package on a fixed 1,000-image test subset. `scripts/results/gpu/gpu_results.sh` is the whole
 time-boxed command. Since that session the runner defaults to Keras's JAX backend with the whole
 training step compiled (`jax_recipe.py`; it trains the same weights as the torch loop, see
-`tests/results/test_gpu_results.py`); it has not run on a GPU yet."""
+`tests/results/test_gpu_results.py`); it has not run on a GPU yet.
+
+In a session that is lent a GPU: `scripts/results/gpu/prepare_carry.sh` (here, once: 53 MB of data,
+weights and wheels into the git-ignored `.gpu_carry/`), then one device command,
+`bash scripts/results/gpu/device_run.sh` with `.gpu_carry` carried and a timeout of about 590 s (the
+tiny plan first; the full plan only if none of its jobs failed), then, here,
+`scripts/results/gpu/collect_device_run.py` on the folder the files came back to and
+`scripts/results/make_report.py`."""
 
 
 def gpu_runs() -> list[dict]:
