@@ -87,8 +87,12 @@ def run_markdown(run: dict) -> str:
                  f"{len(full['scheduled'])} started jobs finished; stopped at the box: {', '.join(full['failed']) or 'none'}; "
                  f"never started: {', '.join(full['not_started']) or 'none'}.\n")
     if full["fixed_cells"]:
-        parts.append("(c) fixed features, EfficientNet-Lite0 (ImageNet) at 224 px → Fashion-MNIST, L-BFGS "
-                     "logistic regression (C chosen on 20 % of each subset), full test split:\n\n"
+        fixed_spec = next((j for j in full.get("plan", []) if j.get("kind") == "fixed"), {})
+        choice = ("on the 5,000-image validation split, then fit on each subset"
+                  if fixed_spec.get("c_choice") == "validation split" else
+                  "on 20 % of each subset, then refit on all of it: the CPU study's protocol before 2026-11-29")
+        parts.append(f"(c) fixed features, EfficientNet-Lite0 (ImageNet) at 224 px → Fashion-MNIST, L-BFGS "
+                     f"logistic regression (C chosen {choice}), full test split:\n\n"
                      + markdown_table(fixed_rows(full["fixed_cells"])))
     search = {k: v for k, v in full["finished"].items() if "_search_" in k}
     for name, result in sorted(search.items()):

@@ -197,3 +197,12 @@ def test_compiled_jax_step_and_eager_torch_step_train_the_same_weights(tmp_path)
         # the two updates agree to 1 % (float32 conv gradients of XLA and ATen differ in summation order)
         assert np.linalg.norm(update_jax - update_torch) <= 0.01 * np.linalg.norm(update_torch)
     assert moved > len(initial) // 2                        # the steps changed the weights and BN statistics
+
+
+def test_section_names_how_c_was_chosen_from_the_runs_own_plan(tmp_path):
+    section = import_script("section_gpu")
+    payload = collect.collect("h200_test", device_folder(tmp_path / "dev"), None, None)
+    assert "C chosen on 20 % of each subset" in section.run_markdown(payload)   # stored before plans were kept
+    jobs, _ = runner.plan(tiny=False)
+    payload["full"]["plan"] = jobs
+    assert "C chosen on the 5,000-image validation split" in section.run_markdown(payload)

@@ -46,7 +46,7 @@ def summarize_run(folder: Path) -> dict:
     return {"machine": results["_machine"], "wall_s": results["_wall_s"], "tiny": results["_tiny"],
             "scheduled": results["_scheduled"], "failed": sorted(results["_failed"]),
             "failure_reasons": {k: v.splitlines()[0][:200] for k, v in results["_failed"].items()},
-            "not_started": results.get("_not_started", []), "finished": finished,
+            "not_started": results.get("_not_started", []), "finished": finished, "plan": results.get("_plan", []),
             **parse_log(log_lines(folder / "gpu_jobs.log"))}
 
 

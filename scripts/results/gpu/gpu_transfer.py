@@ -1,7 +1,7 @@
 """(c) on the GPU: EfficientNet-Lite0 (ImageNet weights) → Fashion-MNIST at 224 px, three regimes.
 
 - fixed: penultimate features (centre crop) + L-BFGS logistic regression (`transfer.linear_probe`);
-  C chosen on 20 % of each labelled subset, then refit on all of it (as the CPU study does);
+  C chosen on the validation split, then fit on each labelled subset (as the CPU study does);
 - finetune / random: the toolkit's recipe (torch_recipe.py): SGD + momentum, warm-up 1/10 then
   cosine, weight decay 4e-5, BN momentum 0.9, Inception crop + flip; the LR of each regime chosen
   on a validation split of 5,000 train images (held out of every labelled subset).
@@ -63,26 +63,26 @@ def features(model, images: np.ndarray, size: int, batch: int = 500) -> np.ndarr
 
 
 def job_fixed(spec: dict, carry, work) -> dict:
+    """C chosen once per size on the 5,000 validation images (training on the seed-0 subset), then
+    fit on each seed's subset: the CPU study's protocol since 2026-11-29 (`exp_transfer.py`)."""
     from assembled_cnn.transfer.linear_probe import fit_linear_probe, score
 
     start, data = time.perf_counter(), splits(carry, spec.get("limit"))
     model = build_lite(True, carry)
     train_x = features(model, data["images"], spec["image_size"])
     test_x = features(model, data["test_images"], spec["image_size"])
+    val_x, val_y = train_x[data["val"]], data["labels"][data["val"]]
     cells = []
     for per_class in spec["sizes"]:
+        search = labelled_subset(data["labels"], data["pool"], per_class, 0)
+        chosen = fit_linear_probe(train_x[search], data["labels"][search], val_x, val_y, refit=False).C
         for seed in spec["seeds"]:
             subset = labelled_subset(data["labels"], data["pool"], per_class, seed)
-            rng = np.random.default_rng(seed)
-            carve = np.zeros(len(subset), bool)
-            for c in range(CLASSES):
-                members = np.flatnonzero(data["labels"][subset] == c)
-                carve[rng.permutation(members)[:max(1, len(members) // 5)]] = True
-            x, y = train_x[subset], data["labels"][subset]
-            probe = fit_linear_probe(x[~carve], y[~carve], x[carve], y[carve])
+            probe = fit_linear_probe(train_x[subset], data["labels"][subset], val_x, val_y, c_grid=[chosen],
+                                     refit=False)
             top1 = score("top1", data["test_labels"], probe.predict(test_x))
-            cells.append({"per_class": per_class, "seed": seed, "test_top1": top1, "probe_C": probe.C})
-            log(spec["name"], f"{per_class}/class seed {seed}: {top1:.4f} (C {probe.C:g})")
+            cells.append({"per_class": per_class, "seed": seed, "test_top1": top1, "probe_C": chosen})
+            log(spec["name"], f"{per_class}/class seed {seed}: {top1:.4f} (C {chosen:g})")
     return {**spec, "cells": cells, "seconds": time.perf_counter() - start}
 
 

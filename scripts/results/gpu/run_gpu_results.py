@@ -42,7 +42,8 @@ def plan(tiny: bool) -> tuple[list[dict], dict]:
              "workers": 2 if tiny else 5}]
     jobs += [{"kind": "assembled", "name": f"a_{arm}_s{seed}", "arm": arm, "seed": seed, "lr": 0.2, "image_size": 56,
               **a} for arm in ("vanilla", "assembled") for seed in SEEDS]
-    jobs.append({"kind": "fixed", "name": "c_fixed", "sizes": [2, 4] if tiny else [10, 100, 1000], "seeds": list(SEEDS),
+    jobs.append({"kind": "fixed", "name": "c_fixed", "c_choice": "validation split", "seeds": list(SEEDS),
+                 "sizes": [2, 4] if tiny else [10, 100, 1000],
                  "image_size": c["image_size"], **({"limit": c["limit"]} if tiny else {})})
     for regime, grid in LR_GRID.items():
         jobs += [{"kind": regime, "name": f"c_{regime}_search_lr{lr}", "phase": "search", "seed": 0, "lr": lr,
@@ -84,6 +85,7 @@ class Scheduler:
         self.work.mkdir(parents=True, exist_ok=True)
         self.out.mkdir(parents=True, exist_ok=True)
         self.queue, self.c_recipe = plan(args.tiny)
+        self.plan = [dict(spec) for spec in self.queue]
         self.running: dict[str, tuple[subprocess.Popen, float]] = {}
         self.results: dict = {"_scheduled": [], "_finals_queued": [], "_failed": {}, "_machine": machine(), "_tiny": args.tiny}
         self.start = time.perf_counter()
@@ -116,6 +118,7 @@ class Scheduler:
 
     def save(self) -> None:
         self.results["_wall_s"] = self.elapsed()
+        self.results["_plan"] = self.plan
         tmp = self.out / "gpu_results.json.tmp"
         tmp.write_text(json.dumps(self.results, indent=1))
         tmp.replace(self.out / "gpu_results.json")
