@@ -159,7 +159,9 @@ def interpreter_with_torch_and_jax():
                     reason="no interpreter with torch and jax (set ASSEMBLED_CNN_TORCH_PYTHON)")
 def test_compiled_jax_step_and_eager_torch_step_train_the_same_weights(tmp_path):
     """Two independent expressions of the recipe (jax_recipe: one jit program; torch_recipe: eager
-    autograd + torch.optim.SGD) take the same two SGD steps from the same weights and batch."""
+    autograd) take the same two SGD steps from the same weights and batch: label smoothing, L2 on
+    kernels, Keras-form momentum and BN statistics. (DropBlock and mixup draw random numbers that the
+    two backends cannot share, so they are off here; tests/nets/test_backends.py covers DropBlock.)"""
     import os
     import subprocess
 
@@ -170,6 +172,7 @@ def test_compiled_jax_step_and_eager_torch_step_train_the_same_weights(tmp_path)
 
     config = dict(num_classes=10, num_filters=8, zero_gamma=False, use_resnet_d=True, use_sk_block=True,
                   anti_alias_type="sconv", anti_alias_filter_size=3, use_dropblock=True, dropblock_block_size=3)
+    keras.utils.set_random_seed(0)
     build_model(config=model_config("resnet18", **config)).save_weights(tmp_path / "start.weights.h5")
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "batch.npz", x=rng.normal(0, 50, (8, 32, 32, 3)).astype("float32"), y=rng.integers(0, 10, 8))
@@ -188,15 +191,13 @@ def test_compiled_jax_step_and_eager_torch_step_train_the_same_weights(tmp_path)
     start = build_model(config=model_config("resnet18", **config))
     start.load_weights(tmp_path / "start.weights.h5")
     initial = [keras.ops.convert_to_numpy(v) for v in start.weights]
-    moved = 0
-    for a, b, s in zip(weights["jax"], weights["torch"], initial):
-        update_jax, update_torch = a - s, b - s
-        if np.linalg.norm(update_torch) == 0:               # untouched by these steps (e.g. SeedGenerator state)
-            continue
-        moved += 1
-        # the two updates agree to 1 % (float32 conv gradients of XLA and ATen differ in summation order)
-        assert np.linalg.norm(update_jax - update_torch) <= 0.01 * np.linalg.norm(update_torch)
+    updates = {b: np.concatenate([(w - s).ravel() for w, s in zip(weights[b], initial)]) for b in weights}
+    moved = sum(np.linalg.norm(w - s) > 0 for w, s in zip(weights["torch"], initial))
     assert moved > len(initial) // 2                        # the steps changed the weights and BN statistics
+    # all updates together agree to 0.1 % (measured: 5e-6; float32 summation order differs). Keras's torch
+    # BN alone (one-pass E[x²] − E[x]²) made it ~1 % on these 0-255-scale inputs; norm.py uses two passes.
+    gap = np.linalg.norm(updates["jax"] - updates["torch"]) / np.linalg.norm(updates["torch"])
+    assert gap <= 1e-3, gap
 
 
 def test_section_names_how_c_was_chosen_from_the_runs_own_plan(tmp_path):

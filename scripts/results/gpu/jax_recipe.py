@@ -66,8 +66,8 @@ class JaxTrainer:
             return loss + self.recipe.weight_decay * l2, updated
 
         (loss, updated), grads = jax.value_and_grad(loss_fn, has_aux=True)(trainable)
-        velocity = [self.recipe.momentum * v + g for v, g in zip(velocity, grads)]
-        trainable = [w - lr * v for w, v in zip(trainable, velocity)]
+        velocity = [self.recipe.momentum * v - lr * g for v, g in zip(velocity, grads)]   # keras.optimizers.SGD
+        trainable = [w + v for w, v in zip(trainable, velocity)]
         return trainable, updated, velocity, loss
 
     def train_step(self, images, labels):

@@ -4,7 +4,7 @@ Why this exists: the GPU machine lent to this project has PyTorch and JAX but no
 TensorFlow wheel with its CUDA libraries (GBs) cannot be carried to it (64 MiB per call). The
 networks themselves are the toolkit's (`assembled_cnn.nets`, written with keras.ops); what is
 re-expressed here, in a few lines of torch each, is the recipe of `assembled_cnn.train`:
-SGD + momentum 0.9, linear warm-up then cosine LR, L2 weight decay Σ ½‖w‖² on conv/dense kernels
+SGD + momentum 0.9 in Keras's form (v = μv − lr·g), linear warm-up then cosine LR, L2 weight decay Σ ½‖w‖² on conv/dense kernels
 only (never BN or biases), label smoothing, in-batch mixup (`mixup2`) and DropBlock's linear
 keep-probability schedule. Everything runs on one CUDA device in float32 (TF32 matmuls).
 """
@@ -71,13 +71,13 @@ def mixup2(images: torch.Tensor, targets: torch.Tensor, alpha: float, rng: np.ra
 
 
 class Trainer:
-    """One model, its SGD optimizer and the recipe's per-step schedule."""
+    """One model, SGD with momentum (Keras's form) and the recipe's per-step schedule."""
 
     def __init__(self, model, recipe: Recipe, classes: int, seed: int):
         self.model, self.recipe, self.classes = model, recipe, classes
         self.params = [v.value for v in model.trainable_weights]
         self.decayed = [v.value for v in model.trainable_weights if v.name in DECAYED_NAMES]
-        self.optimizer = torch.optim.SGD(self.params, lr=recipe.base_lr, momentum=recipe.momentum)
+        self.velocity = [torch.zeros_like(p) for p in self.params]
         self.rng = np.random.default_rng(seed)
         self.step = 0
 
@@ -94,11 +94,12 @@ class Trainer:
         loss = -(targets * F.log_softmax(logits.float(), dim=-1)).sum(-1).mean()
         if recipe.weight_decay:
             loss = loss + recipe.weight_decay * sum(0.5 * (w.float() ** 2).sum() for w in self.decayed)
-        for group in self.optimizer.param_groups:
-            group["lr"] = learning_rate(recipe, self.step)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
+        grads = torch.autograd.grad(loss, self.params)
+        lr = learning_rate(recipe, self.step)
+        with torch.no_grad():   # keras.optimizers.SGD, as the toolkit's runner: v = μv − lr·g; w += v
+            for param, velocity, grad in zip(self.params, self.velocity, grads):
+                velocity.mul_(recipe.momentum).sub_(lr * grad)
+                param.add_(velocity)
         self.step += 1
         return loss.detach()
 
