@@ -47,19 +47,33 @@ def search_result(regime: str, lr: float, top1: float) -> dict:
 
 def test_finals_wait_for_the_whole_grid_take_the_best_validation_lr_and_are_queued_once():
     _, c_recipe = runner.plan(tiny=False)
-    results = {"_finals_queued": []}
+    results = {"_finals_queued": [], "_failed": {}, "_chosen": {}}
     grid = runner.LR_GRID["finetune"]
     results.update({f"c_finetune_search_lr{lr}": search_result("finetune", lr, 0.8) for lr in grid[:2]})
-    assert runner.finals(results, c_recipe) == []          # one search point still missing
+    assert runner.finals(results, c_recipe) == []          # one search point still running
     results[f"c_finetune_search_lr{grid[2]}"] = search_result("finetune", grid[2], 0.9)
     jobs = runner.finals(results, c_recipe)
     assert [(j["name"], j["lr"], j["phase"]) for j in jobs] == [
         (f"c_finetune_final_s{s}", grid[2], "final") for s in (0, 1, 2)]
+    assert results["_chosen"]["finetune"] == grid[2]
     assert runner.finals(results, c_recipe) == []          # never queued twice
     # ties go to the smaller LR
-    tied = {"_finals_queued": [], **{f"c_random_search_lr{lr}": search_result("random", lr, 0.5)
-                                     for lr in runner.LR_GRID["random"]}}
+    tied = {"_finals_queued": [], "_failed": {}, "_chosen": {},
+            **{f"c_random_search_lr{lr}": search_result("random", lr, 0.5) for lr in runner.LR_GRID["random"]}}
     assert {j["lr"] for j in runner.finals(tied, c_recipe)} == {min(runner.LR_GRID["random"])}
+
+
+def test_a_failed_search_point_leaves_the_choice_to_the_others_and_all_failed_is_recorded():
+    _, c_recipe = runner.plan(tiny=False)
+    low, mid, high = runner.LR_GRID["random"]
+    results = {"_finals_queued": [], "_chosen": {}, "_failed": {f"c_random_search_lr{high}": "exit 1: boom"},
+               f"c_random_search_lr{low}": search_result("random", low, 0.6),
+               f"c_random_search_lr{mid}": search_result("random", mid, 0.7)}
+    assert {j["lr"] for j in runner.finals(results, c_recipe)} == {mid}
+    failed = {"_finals_queued": [], "_chosen": {},
+              "_failed": {f"c_finetune_search_lr{lr}": "exit 1" for lr in runner.LR_GRID["finetune"]}}
+    assert runner.finals(failed, c_recipe) == []
+    assert failed["_chosen"]["finetune"] == "none: every search run failed"
 
 
 def device_folder(root: Path) -> Path:
@@ -207,3 +221,26 @@ def test_section_names_how_c_was_chosen_from_the_runs_own_plan(tmp_path):
     jobs, _ = runner.plan(tiny=False)
     payload["full"]["plan"] = jobs
     assert "C chosen on the 5,000-image validation split" in section.run_markdown(payload)
+
+
+def test_a_complete_run_is_rendered_from_its_results_with_paired_intervals_and_marked_done(tmp_path):
+    from assembled_cnn.robustness.mce import COMMON_CORRUPTIONS
+
+    section = import_script("section_gpu")
+    payload = collect.collect("h200_test", device_folder(tmp_path / "dev"), None, None)
+    finished = payload["full"]["finished"]
+    for seed in (0, 1, 2):
+        for arm, top1, error in (("vanilla", 0.90, 0.5), ("assembled", 0.92 + 0.001 * seed, 0.3)):
+            finished[f"a_{arm}_s{seed}"] = {"seed": seed, "test_top1": top1, "subset_clean_error": 0.1,
+                                             "corruption_errors": {c: [error] * 5 for c in COMMON_CORRUPTIONS}}
+        for regime in ("finetune", "random"):
+            finished[f"c_{regime}_final_s{seed}"] = {"seed": seed, "top1": 0.9, "lr": 0.01}
+    finished["c_fixed"] = {"cells": []}
+    payload["full"]["chosen"] = {"finetune": 0.01, "random": 0.1}
+    text = section.run_markdown(payload)
+    assert "| assembled − vanilla (paired) | 3 | +2.10 [" in text        # 92.1 − 90.0 points, with its interval
+    assert "(a) finished no run" not in text
+    assert "| finetune | 0.01 | 3 | 90.00 ± 0.00 |" in text
+    assert section.is_complete(payload)
+    payload["full"]["finished"]["a_vanilla_s0"]["partial"] = True          # stopped after its test score
+    assert not section.is_complete(payload)

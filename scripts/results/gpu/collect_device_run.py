@@ -47,6 +47,7 @@ def summarize_run(folder: Path) -> dict:
             "scheduled": results["_scheduled"], "failed": sorted(results["_failed"]),
             "failure_reasons": {k: v.splitlines()[0][:200] for k, v in results["_failed"].items()},
             "not_started": results.get("_not_started", []), "finished": finished, "plan": results.get("_plan", []),
+            "chosen": results.get("_chosen", {}),
             **parse_log(log_lines(folder / "gpu_jobs.log"))}
 
 

@@ -3,7 +3,7 @@
     python3 gpu_jobs.py --spec '{"kind": "assembled", ...}' --work DIR --carry DIR
 
 Each job writes DIR/<name>.json when it finishes (and DIR/<name>.npy for the corrupted subset);
-`run_gpu_results.py` schedules them. Keras runs on its torch backend (see torch_recipe.py).
+`run_gpu_results.py` schedules them. Keras runs on its JAX (default) or torch backend (backends.py).
 """
 
 from __future__ import annotations
@@ -83,15 +83,23 @@ def train_assembled(spec: dict, carry: Path):
     return model, {"train_s": time.perf_counter() - start, "epoch_s": epoch_times, "steps": trainer.step}
 
 
-def corruption_errors(logits_fn, test_labels: np.ndarray, work: Path, name: str) -> dict:
+def wait_for_corrupted(work: Path) -> np.ndarray | None:
+    """The corrupted subset once the corrupt job has stored it; None if that job failed."""
     path = work / f"{CORRUPTED}.npy"
-    for _ in range(600):
-        if path.exists():
-            break
+    while not path.exists():
+        if (work / f"{CORRUPTED}.failed").exists():
+            return None
         time.sleep(1)
-    corrupted = np.load(path, mmap_mode="r")       # [15, 5, N, S, S, 3]
-    labels = test_labels[subset_indices(len(test_labels), count=corrupted.shape[2])]
-    errors = {}
+    return np.load(path, mmap_mode="r")            # [15, 5, N, S, S, 3]
+
+
+def corruption_errors(logits_fn, predicted_clean: np.ndarray, test_labels: np.ndarray, work: Path) -> dict:
+    """Top-1 error per corruption and severity, and the clean error, on the corrupted subset."""
+    corrupted = wait_for_corrupted(work)
+    if corrupted is None:
+        return {"corruption_errors": None}
+    subset = subset_indices(len(test_labels), count=corrupted.shape[2])
+    labels, errors = test_labels[subset], {}
     for c, corruption in enumerate(gpu_data.CORRUPTIONS):
         per_severity = []
         for s in range(5):
@@ -99,21 +107,21 @@ def corruption_errors(logits_fn, test_labels: np.ndarray, work: Path, name: str)
             predicted = predict(logits_fn, batch, 1000, lambda b: gpu_data.to_inputs(b, gpu_data.DEVICE))
             per_severity.append(float(np.mean(predicted != labels)))
         errors[corruption] = per_severity
-    log(name, "corruptions scored")
-    return errors
+    return {"subset_clean_error": float(np.mean(predicted_clean[subset] != labels)), "corruption_errors": errors}
 
 
 def job_assembled(spec: dict, carry: Path, work: Path) -> dict:
+    """Trains, scores the test split and stores that at once (a time-out keeps it), then the corruptions."""
     model, timing = train_assembled(spec, carry)
     logits_fn = inference(model)
     test_images, test_labels = gpu_data.load_split(carry, "t10k")
     test = gpu_data.resize_uint8(test_images, spec["image_size"])
     predicted = predict(logits_fn, test, 1000, lambda b: gpu_data.to_inputs(b, gpu_data.DEVICE))
-    subset = subset_indices(len(test_labels))
-    result = {**spec, **timing, "test_top1": float(np.mean(predicted == test_labels)),
-              "subset_clean_error": float(np.mean(predicted[subset] != test_labels[subset])),
-              "corruption_errors": corruption_errors(logits_fn, test_labels, work, spec["name"])}
+    result = {**spec, **timing, "test_top1": float(np.mean(predicted == test_labels)), "corruption_errors": None}
     log(spec["name"], f"test top-1 {result['test_top1']:.4f}")
+    write_json(work / f"{spec['name']}.json", result)
+    result.update(corruption_errors(logits_fn, predicted, test_labels, work))
+    log(spec["name"], "corruptions scored" if result["corruption_errors"] else "no corrupted subset (its job failed)")
     return result
 
 

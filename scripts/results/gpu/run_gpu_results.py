@@ -54,14 +54,20 @@ def plan(tiny: bool) -> tuple[list[dict], dict]:
 
 
 def finals(results: dict, c: dict) -> list[dict]:
-    """Each regime's finals once all of its search runs have finished (best validation top-1)."""
+    """Each regime's finals once every point of its search has ended: the best validation top-1
+    among the points that finished (ties: the smaller LR); none if all of them failed."""
     jobs = []
     for regime, grid in LR_GRID.items():
-        search = [results.get(f"c_{regime}_search_lr{lr}") for lr in grid]
-        if any(s is None for s in search) or regime in results["_finals_queued"]:
+        names = [f"c_{regime}_search_lr{lr}" for lr in grid]
+        if regime in results["_finals_queued"] or any(n not in results and n not in results["_failed"] for n in names):
             continue
         results["_finals_queued"].append(regime)
+        search = [results[n] for n in names if n in results]
+        if not search:
+            results["_chosen"][regime] = "none: every search run failed"
+            continue
         best = max(search, key=lambda s: (s["top1"], -s["lr"]))["lr"]
+        results["_chosen"][regime] = best
         jobs += [{"kind": regime, "name": f"c_{regime}_final_s{seed}", "phase": "final", "seed": seed, "lr": best,
                   "weight_decay": 4e-5, **c} for seed in SEEDS]
     return jobs
@@ -89,7 +95,7 @@ class Scheduler:
         self.queue, self.c_recipe = plan(args.tiny)
         self.plan = [dict(spec) for spec in self.queue]
         self.running: dict[str, tuple[subprocess.Popen, float]] = {}
-        self.results: dict = {"_scheduled": [], "_finals_queued": [], "_failed": {}, "_machine": machine(), "_tiny": args.tiny}
+        self.results: dict = {"_scheduled": [], "_finals_queued": [], "_chosen": {}, "_failed": {}, "_machine": machine(), "_tiny": args.tiny}
         self.start = time.perf_counter()
 
     def launch(self, spec: dict) -> None:
@@ -114,6 +120,8 @@ class Scheduler:
             else:
                 tail = (self.work / f"{name}.log").read_text(errors="replace")[-1500:]
                 self.results["_failed"][name] = f"exit {process.returncode}: {tail}"
+                if name == "corrupt":   # the (a) jobs waiting for its subset stop waiting
+                    (self.work / "corrupted_subset.failed").touch()
             print(f"[gpu {self.elapsed():5.0f} s] done {name} (exit {process.returncode})", flush=True)
             self.queue += finals(self.results, self.c_recipe)
             self.save()
@@ -132,9 +140,14 @@ class Scheduler:
                 self.launch(self.queue.pop(0))
             time.sleep(0.5)
             self.reap()
+        self.reap()   # jobs that ended during the last wait are results, not time-outs
         for name, (process, _) in self.running.items():
             process.kill()
+            process.wait()
             self.results["_failed"][name] = f"stopped at the {deadline:.0f} s budget"
+            partial = self.work / f"{name}.json"
+            if partial.exists():   # what the job stored before the box (e.g. (a)'s test top-1)
+                self.results[name] = {**json.loads(partial.read_text()), "partial": True}
         self.results["_not_started"] = [spec["name"] for spec in self.queue]
         self.save()
         logs = [f"===== {p.stem}\n{p.read_text(errors='replace')}" for p in sorted(self.work.glob("*.log"))]
