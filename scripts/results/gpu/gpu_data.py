@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import functools
-import gzip
 import os
 from pathlib import Path
 
@@ -34,12 +33,11 @@ CORRUPTIONS = ("gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", 
 
 
 def load_split(root: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """uint8 [N, 28, 28] images and int64 labels of `train` or `t10k`."""
-    with gzip.open(root / f"{split}-images-idx3-ubyte.gz") as f:
-        images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28)
-    with gzip.open(root / f"{split}-labels-idx1-ubyte.gz") as f:
-        labels = np.frombuffer(f.read(), np.uint8, offset=8).astype(np.int64)
-    return images, labels
+    """uint8 [N, 28, 28] images and int64 labels of `train` or `t10k` (the toolkit's IDX reader)."""
+    from assembled_cnn.datasets.builders.idx import read_idx
+
+    images = read_idx(root / f"{split}-images-idx3-ubyte.gz")
+    return images, read_idx(root / f"{split}-labels-idx1-ubyte.gz").astype(np.int64)
 
 
 def resize_uint8(images: np.ndarray, size: int) -> torch.Tensor:
