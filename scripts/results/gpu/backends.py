@@ -31,8 +31,9 @@ def inference(model):
 
         trainable = [v.value for v in model.trainable_variables]
         non_trainable = [v.value for v in model.non_trainable_variables]
-        run = jax.jit(lambda x: model.stateless_call(trainable, non_trainable, x, training=False)[0])
-        return lambda x: np.asarray(run(np.asarray(x)))
+        # the weights are arguments, not constants folded into the compiled program
+        run = jax.jit(lambda t, n, x: model.stateless_call(t, n, x, training=False)[0])
+        return lambda x: np.asarray(run(trainable, non_trainable, np.asarray(x)))
     import torch
 
     def run_torch(x):

@@ -32,7 +32,6 @@ class JaxTrainer:
         self.keep_prob_variable = shared if isinstance(shared, keras.Variable) else None
         self.key = jax.random.PRNGKey(seed)
         self._step = jax.jit(self._train_step, donate_argnums=(0, 1, 2))
-        self._logits = jax.jit(lambda t, n, x: self.forward(t, n, jnp.float32(1.0), x, False)[0])
 
     def forward(self, trainable, non_trainable, kp, images, training: bool):
         model = self.model
@@ -80,10 +79,6 @@ class JaxTrainer:
             jnp.asarray(np.asarray(labels)), lr, kp, key)
         self.step += 1
         return loss
-
-    def logits(self, images):
-        """Inference with the current weights, compiled once per input shape."""
-        return self._logits(self.trainable, self.non_trainable, jnp.asarray(np.asarray(images)))
 
     def finish(self) -> None:
         """Write the trained values back into the Keras variables (for anything eager afterwards)."""
