@@ -13,8 +13,10 @@ import common  # noqa: E402
 
 from assembled_cnn.report.markdown import markdown_table  # noqa: E402
 
-A_STEPS_PER_EPOCH = 60000 // 128   # (a): batch 128, 8 epochs, 3 seeds per arm
-A_EPOCHS, SEEDS = 8, 3
+SEEDS, TRAIN_IMAGES = 3, 60000
+# What runs stored before they recorded their plan (the 2026-11-29 H200 session) ran
+UNRECORDED_PLAN = {"assembled": {"width": 64, "epochs": 8, "batch_size": 128, "image_size": 56},
+                   "finetune": {"per_class": 1000, "image_size": 224}, "fixed": {"image_size": 224}}
 
 HOW = """The lent machine has PyTorch, torchvision, JAX and scikit-learn but no TensorFlow, and a TensorFlow
 wheel with its CUDA libraries (several GB) cannot travel to it (64 MiB per call). So the GPU runs use
@@ -31,12 +33,14 @@ with it too); (a) trains at 64 filters with the LR (0.2) that the CPU search cho
 validation on 5,000 held-out train images. `scripts/results/gpu/gpu_results.sh` is the whole
 time-boxed command. The first session ran it on the torch backend, eagerly; since then it defaults to
 Keras's JAX backend with the whole step compiled (`jax_recipe.py`: two steps of it and of the torch loop
-give the same updates to 5e-6, `tests/results/test_gpu_results.py`); that path has not run on a GPU yet.
+give the same updates to 5e-6, `tests/results/test_gpu_results.py`); that path has not run on a GPU yet,
+so if its tiny plan fails there the device command runs the tiny plan again on torch and, if that
+passes, the full plan on torch (both smoke runs are reported).
 
 In a session that is lent a GPU: `scripts/results/gpu/prepare_carry.sh` (here, once: 53 MB of data,
 weights and wheels into the git-ignored `.gpu_carry/`), then one device command,
 `bash scripts/results/gpu/device_run.sh` with `.gpu_carry` carried and a timeout of about 590 s (the
-tiny plan first; the full plan only if none of its jobs failed), then, here,
+tiny plan first; the full plan, in what is left of a 560 s box, only if none of its jobs failed), then, here,
 `scripts/results/gpu/collect_device_run.py` on the folder the files came back to and
 `scripts/results/make_report.py`."""
 
@@ -58,24 +62,30 @@ def fixed_rows(cells: list[dict]) -> list[dict]:
     return rows
 
 
-def epoch_rows(epochs: dict[str, list[dict]]) -> list[dict]:
+def plan_spec(full: dict, kind: str) -> dict:
+    """The first job of `kind` in the run's own plan (sizes, epochs, width)."""
+    return next((j for j in full.get("plan", []) if j.get("kind") == kind), UNRECORDED_PLAN.get(kind, {}))
+
+
+def epoch_rows(epochs: dict[str, list[dict]], planned_epochs: int) -> list[dict]:
     rows = []
     for arm in ("vanilla", "assembled"):
         jobs = {k: v for k, v in epochs.items() if k.startswith(f"a_{arm}_")}
         if jobs:
             seconds = [e["seconds"] for v in jobs.values() for e in v]
-            rows.append({"arm": arm, "runs": len(jobs), "epochs finished (of 8)": ", ".join(str(len(v)) for v in jobs.values()),
+            rows.append({"arm": arm, "runs": len(jobs), f"epochs finished (of {planned_epochs})": ", ".join(str(len(v)) for v in jobs.values()),
                          "s per epoch (mean)": f"{statistics.mean(seconds):.0f}"})
     return rows
 
 
-def probe_rows(probe: dict) -> tuple[list[dict], float]:
+def probe_rows(probe: dict, a: dict) -> tuple[list[dict], float]:
     timings = probe["ms_per_step"]
-    rows = [{"network (64 filters, 56 px)": key.split("_b")[0], "batch": int(key.split("_b")[1]),
+    rows = [{f"network ({a['width']} filters, {a['image_size']} px)": key.split("_b")[0], "batch": int(key.split("_b")[1]),
              "ms per training step": f"{ms:.0f}", "images/s": f"{int(key.split('_b')[1]) / ms * 1000:.0f}"}
             for key, ms in timings.items()]
-    one_each = timings.get("vanilla_b128", 0) + timings.get("assembled_b128", 0)
-    return rows, SEEDS * A_EPOCHS * A_STEPS_PER_EPOCH * one_each / 1000 / 60
+    batch = a["batch_size"]
+    one_each = timings.get(f"vanilla_b{batch}", 0) + timings.get(f"assembled_b{batch}", 0)
+    return rows, SEEDS * a["epochs"] * (TRAIN_IMAGES // batch) * one_each / 1000 / 60
 
 
 def a_rows(finished: dict) -> list[dict]:
@@ -134,45 +144,70 @@ def heading(run: dict) -> str:
 
 
 def fixed_markdown(full: dict) -> str:
-    fixed_spec = next((j for j in full.get("plan", []) if j.get("kind") == "fixed"), {})
+    fixed_spec = plan_spec(full, "fixed")
     choice = ("on the 5,000-image validation split, then fit on each subset"
               if fixed_spec.get("c_choice") == "validation split" else
               "on 20 % of each subset, then refit on all of it: the CPU study's protocol before 2026-11-29")
-    return (f"(c) fixed features, EfficientNet-Lite0 (ImageNet) at 224 px → Fashion-MNIST, L-BFGS "
-            f"logistic regression (C chosen {choice}), full test split:\n\n" + markdown_table(fixed_rows(full["fixed_cells"])))
+    return (f"(c) fixed features, EfficientNet-Lite0 (ImageNet) at {fixed_spec['image_size']} px → Fashion-MNIST, "
+            f"L-BFGS logistic regression (C chosen {choice}), full test split:\n\n"
+            + markdown_table(fixed_rows(full["fixed_cells"])))
+
+
+def smoke_markdown(run: dict) -> list[str]:
+    """The tiny plans: the one that gated the full run, and any backend whose tiny plan failed first."""
+    parts = []
+    for backend, failed in run.get("failed_smokes", {}).items():
+        reasons = "; ".join(f"{k}: {v}" for k, v in list(failed["failure_reasons"].items())[:3])
+        parts.append(f"**Smoke run on {backend} failed** ({failed['wall_s']:.0f} s; {reasons}), so the full run "
+                     f"used the torch backend.\n")
+    if smoke := run.get("smoke"):
+        parts.append(f"**Smoke run** (the plan at tiny sizes, {smoke['wall_s']:.0f} s): {len(smoke['finished'])} jobs "
+                     f"finished on the GPU, {len(smoke['failed'])} failed or stopped, {len(smoke['not_started'])} not started.\n")
+    return parts
+
+
+def a_markdown(full: dict) -> list[str]:
+    a, rows = plan_spec(full, "assembled"), a_rows(full["finished"])
+    if rows:
+        return [f"(a) vanilla vs assembled ResNet-18 ({a['width']} filters, {a['image_size']} px, {a['epochs']} "
+                f"epochs), test top-1 on the full test split, mCE on the corrupted 1,000-image subset:\n\n"
+                + markdown_table(rows)]
+    if full["epochs"]:
+        return ["(a) finished no run. Epoch times of the stopped runs (all jobs sharing the GPU and its cores):\n\n"
+                + markdown_table(epoch_rows(full["epochs"], a["epochs"]))]
+    return []
+
+
+def c_markdown(full: dict) -> list[str]:
+    parts = [fixed_markdown(full)] if full["fixed_cells"] else []
+    if search_lines(full):
+        per_class = plan_spec(full, "finetune")["per_class"]
+        parts.append(f"(c) LR search ({per_class} per class, validation split):\n\n" + "\n".join(search_lines(full)) + "\n")
+    if c_final_rows(full["finished"], full.get("chosen", {})):
+        parts.append("(c) finals:\n\n" + markdown_table(c_final_rows(full["finished"], full.get("chosen", {}))))
+    return parts
+
+
+def probe_markdown(probe: dict, a: dict) -> str:
+    rows, minutes = probe_rows(probe, a)
+    return ("One network alone in one process (random data, after 5 warm-up steps, 20 timed):\n\n"
+            + markdown_table(rows)
+            + f"\nWith 4× the batch the step takes 1.0× (vanilla) to 1.5× (assembled) as long: most of "
+              f"the step is a fixed per-step cost, not GPU work (inferred from this scaling, not profiled). At "
+              f"these rates (a)'s 3 seeds × 2 arms × {a['epochs']} epochs at batch {a['batch_size']} need about "
+              f"{minutes:.0f} min of device time one after another, against the 15 min a session is lent "
+              f"(start-up included).\n")
 
 
 def run_markdown(run: dict) -> str:
-    full, smoke = run["full"], run.get("smoke")
-    parts = [heading(run)]
-    if smoke:
-        parts.append(f"**Smoke run** (the plan at tiny sizes, {smoke['wall_s']:.0f} s): {len(smoke['finished'])} jobs "
-                     f"finished on the GPU, {len(smoke['failed'])} failed or stopped, {len(smoke['not_started'])} not started.\n")
+    full = run["full"]
     complete = [k for k, v in full["finished"].items() if not v.get("partial")]
-    parts.append(f"**Full run** ({full['wall_s']:.0f} s): {len(complete)} of {len(full['scheduled'])} started jobs finished; "
-                 f"stopped or failed: {', '.join(full['failed']) or 'none'}; never started: "
-                 f"{', '.join(full['not_started']) or 'none'}.\n")
-    rows = a_rows(full["finished"])
-    if rows:
-        parts.append("(a) vanilla vs assembled ResNet-18 (64 filters), test top-1 on the full test split, mCE on the "
-                     "corrupted 1,000-image subset:\n\n" + markdown_table(rows))
-    if full["epochs"] and not rows:
-        parts.append("(a) finished no run. Epoch times of the stopped runs (all jobs sharing the GPU and its cores):\n\n"
-                     + markdown_table(epoch_rows(full["epochs"])))
-    if full["fixed_cells"]:
-        parts.append(fixed_markdown(full))
-    if search_lines(full):
-        parts.append("(c) LR search (1000 per class, validation split):\n\n" + "\n".join(search_lines(full)) + "\n")
-    if c_final_rows(full["finished"], full.get("chosen", {})):
-        parts.append("(c) finals:\n\n" + markdown_table(c_final_rows(full["finished"], full.get("chosen", {}))))
+    parts = [heading(run), *smoke_markdown(run),
+             f"**Full run** ({full['wall_s']:.0f} s): {len(complete)} of {len(full['scheduled'])} started jobs finished; "
+             f"stopped or failed: {', '.join(full['failed']) or 'none'}; never started: "
+             f"{', '.join(full['not_started']) or 'none'}.\n", *a_markdown(full), *c_markdown(full)]
     if "probe" in run:
-        rows, minutes = probe_rows(run["probe"])
-        parts.append("One network alone in one process (random data, after 5 warm-up steps, 20 timed):\n\n"
-                     + markdown_table(rows)
-                     + f"\nWith 4× the batch the step takes 1.0× (vanilla) to 1.5× (assembled) as long: most of "
-                       f"the step is a fixed per-step cost, not GPU work (inferred from this scaling, not profiled). At "
-                       f"these rates (a)'s 3 seeds × 2 arms × 8 epochs at batch 128 need about {minutes:.0f} min of "
-                       f"device time one after another, against the 15 min a session is lent (start-up included).\n")
+        parts.append(probe_markdown(run["probe"], plan_spec(full, "assembled")))
     return "\n".join(parts)
 
 

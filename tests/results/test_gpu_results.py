@@ -244,3 +244,24 @@ def test_a_complete_run_is_rendered_from_its_results_with_paired_intervals_and_m
     assert section.is_complete(payload)
     payload["full"]["finished"]["a_vanilla_s0"]["partial"] = True          # stopped after its test score
     assert not section.is_complete(payload)
+
+
+def test_section_takes_sizes_from_the_runs_plan_and_reports_a_failed_jax_smoke(tmp_path):
+    import shutil
+
+    section = import_script("section_gpu")
+    full = device_folder(tmp_path / "dev")
+    shutil.copytree(full, full / "tiny_jax")          # device_run.sh keeps the backend whose tiny plan failed
+    results = json.loads((full / "tiny_jax" / "gpu_results.json").read_text())
+    results["_failed"] = {"a_vanilla_s0": "exit 1: XlaRuntimeError: out of memory\nmore"}
+    (full / "tiny_jax" / "gpu_results.json").write_text(json.dumps(results))
+    payload = collect.collect("h200_test", full, None, None)
+    assert list(payload["failed_smokes"]) == ["jax"]
+    jobs, _ = runner.plan(tiny=False)
+    for job in jobs:
+        job.update(width=32, epochs=5) if job["kind"] == "assembled" else None
+        job.update(per_class=500) if job["kind"] == "finetune" else None
+    payload["full"]["plan"] = jobs
+    text = section.run_markdown(payload)
+    assert "**Smoke run on jax failed**" in text and "XlaRuntimeError: out of memory" in text
+    assert "epochs finished (of 5)" in text and "(c) LR search (500 per class" in text

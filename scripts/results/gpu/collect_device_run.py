@@ -52,7 +52,7 @@ def summarize_run(folder: Path) -> dict:
 
 
 def nvidia_smi(folder: Path) -> str:
-    for line in log_lines(folder / "console_tiny.txt") + log_lines(folder / "console.txt"):
+    for line in [line for path in sorted(folder.glob("console*.txt")) for line in log_lines(path)]:
         if line.startswith("NVIDIA"):
             return line.strip()
     return ""
@@ -62,6 +62,10 @@ def collect(name: str, full: Path, smoke: Path | None, probe: Path | None) -> di
     payload = {"name": name, "nvidia_smi": nvidia_smi(full), "full": summarize_run(full)}
     if smoke is not None:
         payload["smoke"] = summarize_run(smoke)
+    failed_smokes = {p.name.removeprefix("tiny_"): summarize_run(p) for p in sorted(full.glob("tiny_*"))
+                     if (p / "gpu_results.json").is_file()}   # device_run.sh's backend fallback kept them
+    if failed_smokes:
+        payload["failed_smokes"] = failed_smokes
     if probe is not None and (probe / "probe.json").is_file():
         payload["probe"] = json.loads((probe / "probe.json").read_text())
     return payload
