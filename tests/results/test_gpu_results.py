@@ -265,3 +265,23 @@ def test_section_takes_sizes_from_the_runs_plan_and_reports_a_failed_jax_smoke(t
     text = section.run_markdown(payload)
     assert "**Smoke run on jax failed**" in text and "XlaRuntimeError: out of memory" in text
     assert "epochs finished (of 5)" in text and "(c) LR search (500 per class" in text
+
+
+@pytest.mark.skipif(interpreter_with_torch_and_jax() is None,
+                    reason="no interpreter with torch and jax (set ASSEMBLED_CNN_TORCH_PYTHON)")
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_a_job_whose_backend_sees_no_gpu_stops_at_once_with_one_line(tmp_path, backend):
+    """gpu_results.sh sets REQUIRE_GPU: a JAX without its CUDA plugin would otherwise train on the CPU."""
+    import os
+    import subprocess
+
+    spec = {"kind": "corrupt", "name": "corrupt", "count": 2, "image_size": 32, "workers": 1}
+    env = {**os.environ, "KERAS_BACKEND": backend, "REQUIRE_GPU": "1", "CUDA_VISIBLE_DEVICES": "",
+           "JAX_PLATFORMS": "cpu"}
+    done = subprocess.run([interpreter_with_torch_and_jax(), str(GPU / "gpu_jobs.py"), "--spec", json.dumps(spec),
+                           "--work", str(tmp_path), "--carry", str(tmp_path)], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"corrupt: Keras backend {backend} sees no GPU (cpu); run with the other backend (device_run.sh falls back to torch)")
+    assert not (tmp_path / "corrupt.json").exists()

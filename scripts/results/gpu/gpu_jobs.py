@@ -163,6 +163,15 @@ def job_probe(spec: dict, carry: Path, work: Path) -> dict:
 JOBS = {"assembled": job_assembled, "corrupt": job_corrupt, "probe": job_probe}
 
 
+def accelerator() -> str:
+    """Where Keras computes: 'gpu' or 'cpu'. A JAX without its CUDA plugin runs on the CPU without a word."""
+    if os.environ["KERAS_BACKEND"] == "jax":
+        import jax
+
+        return jax.default_backend()
+    return "gpu" if torch.cuda.is_available() else "cpu"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--spec", required=True)
@@ -173,7 +182,11 @@ def main() -> None:
     torch.set_num_threads(2)
     torch.backends.cudnn.benchmark = True
     torch.backends.cuda.matmul.allow_tf32 = True
-    log(spec["name"], f"Keras backend {os.environ['KERAS_BACKEND']}, torch data ops on {gpu_data.DEVICE}")
+    where = accelerator()
+    log(spec["name"], f"Keras backend {os.environ['KERAS_BACKEND']} on {where}, torch data ops on {gpu_data.DEVICE}")
+    if os.environ.get("REQUIRE_GPU") == "1" and where != "gpu":   # gpu_results.sh: a CPU run would only eat the box
+        sys.exit(f"{spec['name']}: Keras backend {os.environ['KERAS_BACKEND']} sees no GPU ({where}); "
+                 "run with the other backend (device_run.sh falls back to torch)")
     if spec["kind"] not in JOBS:
         from gpu_transfer import TRANSFER_JOBS
 

@@ -7,7 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../../.."
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .gpu_carry/whl/*.whl
 # KERAS_BACKEND=jax (default): one compiled step per network; torch: the eager loop (overhead-bound)
-export PYTHONPATH=/tmp/site KERAS_BACKEND="${KERAS_BACKEND:-jax}" PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false
+# REQUIRE_GPU: a job whose backend sees no GPU stops at once (gpu_jobs.accelerator) instead of training on the CPU
+export PYTHONPATH=/tmp/site KERAS_BACKEND="${KERAS_BACKEND:-jax}" PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false \
+    REQUIRE_GPU="${REQUIRE_GPU:-1}"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 exec python3 scripts/results/gpu/run_gpu_results.py --out "${OUT:-runs/gpu_results}" --carry .gpu_carry \
     --budget_s "${GPU_RESULTS_BUDGET_S:-470}" "$@"
