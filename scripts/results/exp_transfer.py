@@ -65,6 +65,9 @@ EMA_DECAY = 0.99
 AUX = (TARGETS[0], 4) if TINY else ("fashion_mnist", 100)   # where L2-SP and EMA are measured
 # Stages main() runs (the tests run a subset to stay fast): fixed, finetune, random, aux.
 STAGES = tuple(os.environ.get("TRANSFER_STAGES", "fixed,finetune,random,aux").split(","))
+# TRANSFER_SIZES=100 limits the trained regimes to those labelled-set sizes for this run (the
+# verdicts' size first; run_all.sh); the others stay planned and run when it is unset.
+ONLY_SIZES = tuple(int(n) for n in os.environ.get("TRANSFER_SIZES", "").split(",") if n)
 PROBE_GRID = study.TINY_PROBE_GRID if TINY else study.DEFAULT_GRID   # the fixed regime's C candidates
 
 
@@ -73,8 +76,14 @@ def runs_dir() -> Path:
 
 
 def sizes(regime: str, target: str) -> tuple[int, ...]:
+    """The labelled-set sizes planned for `regime` on `target` (what protocol.json records)."""
     cap = MAX_PER_CLASS.get(target, 10 ** 9)
     return tuple(n for n in SIZES[regime] if n <= cap)
+
+
+def sizes_to_run(regime: str, target: str) -> tuple[int, ...]:
+    """The planned sizes that this run trains (TRANSFER_SIZES)."""
+    return tuple(n for n in sizes(regime, target) if regime == "fixed" or not ONLY_SIZES or n in ONLY_SIZES)
 
 
 def epochs(per_class: int) -> float:
@@ -249,7 +258,7 @@ def searched(target: str, dev: str, arm: str, per_class: int, grid: list[dict]) 
 
 def trained(target: str, data_dir: str, regime: str) -> None:
     dev = dev_dir(target, data_dir)
-    for per_class in sizes(regime, target):
+    for per_class in sizes_to_run(regime, target):
         best = searched(target, dev, regime, per_class, search_grid(regime))
         final_cells(target, data_dir, regime, per_class, best)
 

@@ -30,8 +30,9 @@ TRANSFER_STAGES=finetune,random TRANSFER_TARGETS=sklearn_digits step exp_transfe
 step exp_transfer_models                                      # (c) Lite0/1/2 fixed features, all targets
 step exp_assembled --datasets fashion_mnist --long_finals   # (a) again at 16 epochs, where validation still rose
 step exp_assembled --ablation_only --ablation_arms plus_autoaugment,plus_mixup,plus_network,plus_dropblock,plus_smoothing   # (a) ablation, with mCE; the likeliest sources of robustness first
-step exp_transfer                                             # MNIST fine-tuning (~1.5 h: before MNIST (a), ~2.3 h)
-step exp_assembled --datasets mnist --no_ablation
+TRANSFER_SIZES=100 step exp_transfer                          # MNIST (c, d) at the verdicts' size (~1.5 h)
+step exp_assembled --datasets mnist --no_ablation             # ~2.3 h
+step exp_transfer                                             # the rest: MNIST (c, d) at 10 per class
 "$PY" scripts/results/make_report.py
 if (( ${#FAILED[@]} )); then
   printf '[run_all] failed: %s\n' "${FAILED[@]}" >&2

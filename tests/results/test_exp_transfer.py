@@ -249,3 +249,14 @@ def test_fixed_cells_of_the_earlier_protocol_are_kept_aside_and_re_measured(exp_
     exp_transfer.fixed("t", "d", "efficientnet_lite2", tmp_path / "models")   # another network: its own arm
     assert measured[-1][0] == "fixed_efficientnet_lite2" and measured[-1][4] == "efficientnet_lite2"
     assert (tmp_path / "models" / "cells" / "t" / "n10" / "fixed_efficientnet_lite2" / "seed0.json").is_file()
+
+
+def test_transfer_sizes_limits_what_runs_but_not_what_the_protocol_plans(exp_transfer, monkeypatch):
+    monkeypatch.setattr(exp_transfer, "SIZES", {"fixed": (10, 100, 1000), "finetune": (10, 100), "random": (10, 100)})
+    monkeypatch.setattr(exp_transfer, "ONLY_SIZES", (100,))
+    assert exp_transfer.sizes_to_run("finetune", "mnist") == (100,)
+    assert exp_transfer.sizes_to_run("fixed", "mnist") == (10, 100, 1000)      # cheap: never limited
+    assert exp_transfer.sizes_to_run("random", exp_transfer.DIGITS) == (100,)  # digits capped at 100
+    assert exp_transfer.protocol(("mnist",))["sizes"]["finetune"]["mnist"] == [10, 100]
+    monkeypatch.setattr(exp_transfer, "ONLY_SIZES", ())
+    assert exp_transfer.sizes_to_run("finetune", "mnist") == (10, 100)
