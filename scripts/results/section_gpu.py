@@ -33,8 +33,8 @@ with it too); (a) trains at 64 filters with the LR (0.2) that the CPU search cho
 validation on 5,000 held-out train images. `scripts/results/gpu/gpu_results.sh` is the whole
 time-boxed command. The first session ran it on the torch backend, eagerly; since then it defaults to
 Keras's JAX backend with the whole step compiled (`jax_recipe.py`: two steps of it and of the torch loop
-give the same updates to 5e-6, `tests/results/test_gpu_results.py`); that path has not run on a GPU yet,
-so if its tiny plan fails there the device command runs the tiny plan again on torch and, if that
+give the same updates to 5e-6, `tests/results/test_gpu_results.py`); {jax_status}.
+If its tiny plan fails on the GPU, the device command runs the tiny plan again on torch and, if that
 passes, the full plan on torch (both smoke runs are reported).
 
 In a session that is lent a GPU: `scripts/results/gpu/prepare_carry.sh` (here, once: 53 MB of data,
@@ -43,6 +43,18 @@ weights and wheels into the git-ignored `.gpu_carry/`), then one device command,
 tiny plan first; the full plan, in what is left of a 560 s box, only if none of its jobs failed), then, here,
 `scripts/results/gpu/collect_device_run.py` on the folder the files came back to and
 `scripts/results/make_report.py`."""
+
+
+def backend_of(run: dict) -> str:
+    machine = (run["full"] or run.get("smoke") or {}).get("machine", {})
+    return machine.get("keras_backend", "torch")
+
+
+def jax_status(runs: list[dict]) -> str:
+    """Whether the compiled JAX path has trained on a GPU, read from the stored runs."""
+    ran = [run["name"] for run in runs if run["full"] and backend_of(run) == "jax"
+           and any(k.startswith("a_") for k in run["full"]["finished"])]
+    return f"that path trained on a GPU in {', '.join(ran)}" if ran else "that path has not trained on a GPU yet"
 
 
 def gpu_runs() -> list[dict]:
@@ -78,14 +90,18 @@ def epoch_rows(epochs: dict[str, list[dict]], planned_epochs: int) -> list[dict]
     return rows
 
 
-def probe_rows(probe: dict, a: dict) -> tuple[list[dict], float]:
+def probe_rows(probe: dict, a: dict) -> tuple[list[dict], float | None]:
+    """The probe's own table, and (a)'s serial device minutes at its rates (None when the probe
+    measured another width or not (a)'s batch)."""
     timings = probe["ms_per_step"]
-    rows = [{f"network ({a['width']} filters, {a['image_size']} px)": key.split("_b")[0], "batch": int(key.split("_b")[1]),
+    rows = [{f"network ({probe['width']} filters, {probe['image_size']} px)": key.split("_b")[0], "batch": int(key.split("_b")[1]),
              "ms per training step": f"{ms:.0f}", "images/s": f"{int(key.split('_b')[1]) / ms * 1000:.0f}"}
             for key, ms in timings.items()]
     batch = a["batch_size"]
-    one_each = timings.get(f"vanilla_b{batch}", 0) + timings.get(f"assembled_b{batch}", 0)
-    return rows, SEEDS * a["epochs"] * (TRAIN_IMAGES // batch) * one_each / 1000 / 60
+    keys = (f"vanilla_b{batch}", f"assembled_b{batch}")
+    if (probe["width"], probe["image_size"]) != (a["width"], a["image_size"]) or not all(k in timings for k in keys):
+        return rows, None
+    return rows, SEEDS * a["epochs"] * (TRAIN_IMAGES // batch) * sum(timings[k] for k in keys) / 1000 / 60
 
 
 def a_rows(finished: dict) -> list[dict]:
@@ -137,7 +153,7 @@ def search_lines(full: dict) -> list[str]:
 
 
 def heading(run: dict) -> str:
-    machine = run["full"]["machine"]
+    machine = (run["full"] or run["smoke"])["machine"]
     versions = ", ".join(f"{k} {machine[k]}" for k in ("torch", "jax", "keras") if machine.get(k))
     return (f"### {run['name']}: {run['nvidia_smi'] or machine['gpu']}, {machine['cpu_cores']} CPU cores, "
             f"Python {machine['python']}, {versions}; Keras backend: {machine.get('keras_backend', 'torch')}\n")
@@ -158,8 +174,8 @@ def smoke_markdown(run: dict) -> list[str]:
     parts = []
     for backend, failed in run.get("failed_smokes", {}).items():
         reasons = "; ".join(f"{k}: {v}" for k, v in list(failed["failure_reasons"].items())[:3])
-        parts.append(f"**Smoke run on {backend} failed** ({failed['wall_s']:.0f} s; {reasons}), so the full run "
-                     f"used the torch backend.\n")
+        then = f"the full run used the {backend_of(run)} backend" if run["full"] else "no full run started"
+        parts.append(f"**Smoke run on {backend} failed** ({failed['wall_s']:.0f} s; {reasons}); {then}.\n")
     if smoke := run.get("smoke"):
         parts.append(f"**Smoke run** (the plan at tiny sizes, {smoke['wall_s']:.0f} s): {len(smoke['finished'])} jobs "
                      f"finished on the GPU, {len(smoke['failed'])} failed or stopped, {len(smoke['not_started'])} not started.\n")
@@ -188,19 +204,35 @@ def c_markdown(full: dict) -> list[str]:
     return parts
 
 
+def probe_scaling(probe: dict) -> str:
+    """How the step time grows from the smallest to the largest probed batch, per network."""
+    timings, small, large = probe["ms_per_step"], min(probe["batch_sizes"]), max(probe["batch_sizes"])
+    ratios = {arm: timings[f"{arm}_b{large}"] / timings[f"{arm}_b{small}"] for arm in ("vanilla", "assembled")
+              if f"{arm}_b{large}" in timings and f"{arm}_b{small}" in timings}
+    if large == small or not ratios:
+        return ""
+    shown = " and ".join(f"{ratio:.1f}× ({arm})" for arm, ratio in ratios.items())
+    fixed_cost = max(ratios.values()) < 0.5 * large / small
+    return (f"With {large / small:g}× the batch the step takes {shown} as long"
+            + (": most of the step is a fixed per-step cost, not GPU work (inferred from this scaling, not "
+               "profiled). " if fixed_cost else ". "))
+
+
 def probe_markdown(probe: dict, a: dict) -> str:
     rows, minutes = probe_rows(probe, a)
-    return ("One network alone in one process (random data, after 5 warm-up steps, 20 timed):\n\n"
-            + markdown_table(rows)
-            + f"\nWith 4× the batch the step takes 1.0× (vanilla) to 1.5× (assembled) as long: most of "
-              f"the step is a fixed per-step cost, not GPU work (inferred from this scaling, not profiled). At "
-              f"these rates (a)'s 3 seeds × 2 arms × {a['epochs']} epochs at batch {a['batch_size']} need about "
-              f"{minutes:.0f} min of device time one after another, against the 15 min a session is lent "
-              f"(start-up included).\n")
+    text = (f"One network alone in one process (random data, after {probe['warmup']} warm-up steps, "
+            f"{probe['steps']} timed):\n\n" + markdown_table(rows) + "\n" + probe_scaling(probe))
+    if minutes is not None:
+        text += (f"At these rates (a)'s {SEEDS} seeds × 2 arms × {a['epochs']} epochs at batch {a['batch_size']} need "
+                 f"about {minutes:.0f} min of device time one after another, against the 15 min a session is lent "
+                 f"(start-up included).")
+    return text + "\n"
 
 
 def run_markdown(run: dict) -> str:
     full = run["full"]
+    if full is None:
+        return "\n".join([heading(run), *smoke_markdown(run), "**No full run**: no smoke run passed, or no time was left.\n"])
     complete = [k for k, v in full["finished"].items() if not v.get("partial")]
     parts = [heading(run), *smoke_markdown(run),
              f"**Full run** ({full['wall_s']:.0f} s): {len(complete)} of {len(full['scheduled'])} started jobs finished; "
@@ -213,7 +245,7 @@ def run_markdown(run: dict) -> str:
 
 def is_complete(run: dict) -> bool:
     """All six (a) runs with their corruption errors, the fixed-feature cells and six (c) finals."""
-    finished = {k: v for k, v in run["full"]["finished"].items() if not v.get("partial")}
+    finished = {k: v for k, v in (run["full"] or {"finished": {}})["finished"].items() if not v.get("partial")}
     a_done = sum(1 for k, v in finished.items() if k.startswith("a_") and v.get("corruption_errors"))
     c_done = sum(1 for k in finished if "_final_" in k)
     return a_done == 2 * SEEDS and c_done == 2 * SEEDS and "c_fixed" in finished
@@ -228,4 +260,4 @@ def section() -> str:
     else:
         status = ("**Status: not done.** No GPU session has finished (a) and (c) at the larger scale yet; what each "
                   "measured is below, and the verdicts above are the CPU runs' alone.\n")
-    return "\n".join([HOW + "\n", status] + [run_markdown(run) for run in runs])
+    return "\n".join([HOW.format(jax_status=jax_status(runs)) + "\n", status] + [run_markdown(run) for run in runs])

@@ -255,7 +255,6 @@ def test_transfer_sizes_limits_what_runs_but_not_what_the_protocol_plans(exp_tra
     monkeypatch.setattr(exp_transfer, "SIZES", {"fixed": (10, 100, 1000), "finetune": (10, 100), "random": (10, 100)})
     monkeypatch.setattr(exp_transfer, "ONLY_SIZES", (100,))
     assert exp_transfer.sizes_to_run("finetune", "mnist") == (100,)
-    assert exp_transfer.sizes_to_run("fixed", "mnist") == (10, 100, 1000)      # cheap: never limited
     assert exp_transfer.sizes_to_run("random", exp_transfer.DIGITS) == (100,)  # digits capped at 100
     assert exp_transfer.protocol(("mnist",))["sizes"]["finetune"]["mnist"] == [10, 100]
     monkeypatch.setattr(exp_transfer, "ONLY_SIZES", ())

@@ -99,7 +99,8 @@ def test_collect_keeps_what_stopped_jobs_logged_and_the_section_reports_it_witho
     full = device_folder(tmp_path / "device" / "1")
     probe = tmp_path / "device" / "2"
     probe.mkdir()
-    (probe / "probe.json").write_text(json.dumps({"ms_per_step": {"vanilla_b128": 68.0, "assembled_b128": 198.0}}))
+    (probe / "probe.json").write_text(json.dumps({"width": 64, "image_size": 56, "batch_sizes": [128], "warmup": 5,
+                                                  "steps": 20, "ms_per_step": {"vanilla_b128": 68.0, "assembled_b128": 198.0}}))
     payload = collect.collect("h200_test", full, None, probe)
     run = payload["full"]
     assert payload["nvidia_smi"] == "NVIDIA H200, 143771 MiB, 580.159.04"
@@ -253,7 +254,8 @@ def test_section_takes_sizes_from_the_runs_plan_and_reports_a_failed_jax_smoke(t
     full = device_folder(tmp_path / "dev")
     shutil.copytree(full, full / "tiny_jax")          # device_run.sh keeps the backend whose tiny plan failed
     results = json.loads((full / "tiny_jax" / "gpu_results.json").read_text())
-    results["_failed"] = {"a_vanilla_s0": "exit 1: XlaRuntimeError: out of memory\nmore"}
+    results["_failed"] = {"a_vanilla_s0": "exit 1: [a_vanilla_s0 10:00:01] Keras backend jax on gpu\nTraceback (most "
+                                          "recent call last):\n  File x\njaxlib.XlaRuntimeError: out of memory\n\n"}
     (full / "tiny_jax" / "gpu_results.json").write_text(json.dumps(results))
     payload = collect.collect("h200_test", full, None, None)
     assert list(payload["failed_smokes"]) == ["jax"]
@@ -263,7 +265,8 @@ def test_section_takes_sizes_from_the_runs_plan_and_reports_a_failed_jax_smoke(t
         job.update(per_class=500) if job["kind"] == "finetune" else None
     payload["full"]["plan"] = jobs
     text = section.run_markdown(payload)
-    assert "**Smoke run on jax failed**" in text and "XlaRuntimeError: out of memory" in text
+    assert "**Smoke run on jax failed** (450 s; a_vanilla_s0: exit 1: jaxlib.XlaRuntimeError: out of memory)" in text
+    assert "the full run used the torch backend" in text
     assert "epochs finished (of 5)" in text and "(c) LR search (500 per class" in text
 
 
@@ -285,3 +288,31 @@ def test_a_job_whose_backend_sees_no_gpu_stops_at_once_with_one_line(tmp_path, b
     assert done.stderr.strip().splitlines()[-1] == (
         f"corrupt: Keras backend {backend} sees no GPU (cpu); run with the other backend (device_run.sh falls back to torch)")
     assert not (tmp_path / "corrupt.json").exists()
+
+
+def test_a_session_with_no_full_run_is_collected_with_its_smokes_and_rendered(tmp_path):
+    import shutil
+
+    section = import_script("section_gpu")
+    out = device_folder(tmp_path / "dev")
+    shutil.copytree(out, out / "tiny_jax")
+    shutil.copytree(out, out / "tiny")
+    (out / "gpu_results.json").unlink()                       # both smokes failed: the full plan never started
+    (out / "gpu_jobs.log").unlink()
+    payload = collect.collect("h200_test", out, out / "tiny", None)
+    assert payload["full"] is None and list(payload["failed_smokes"]) == ["jax"]
+    text = section.run_markdown(payload)
+    assert "no full run started" in text and "**No full run**" in text and "### h200_test: NVIDIA H200" in text
+    assert not section.is_complete(payload)
+    assert section.jax_status([payload]) == "that path has not trained on a GPU yet"
+
+
+def test_the_probe_estimate_is_left_out_when_it_measured_another_network_or_batch(tmp_path):
+    section = import_script("section_gpu")
+    probe = {"width": 64, "image_size": 56, "batch_sizes": [128, 512], "warmup": 5, "steps": 20,
+             "ms_per_step": {"vanilla_b128": 68.0, "vanilla_b512": 70.0, "assembled_b128": 198.0, "assembled_b512": 304.0}}
+    a = {"width": 64, "image_size": 56, "epochs": 8, "batch_size": 128}
+    assert "about 50 min of device time" in section.probe_markdown(probe, a)
+    assert "With 4× the batch the step takes 1.0× (vanilla) and 1.5× (assembled) as long: most" in section.probe_markdown(probe, a)
+    assert "min of device time" not in section.probe_markdown(probe, {**a, "width": 32})
+    assert "min of device time" not in section.probe_markdown(probe, {**a, "batch_size": 256})

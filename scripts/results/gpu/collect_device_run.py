@@ -40,12 +40,20 @@ def parse_log(lines: list[str]) -> dict:
     return {"epochs": epochs, "fixed_cells": fixed}
 
 
+def failure_reason(reason: str) -> str:
+    """One line: a job that exited keeps its log's last line (the exception), not its first."""
+    lines = [line.strip() for line in reason.splitlines() if line.strip()]
+    if reason.startswith("exit ") and len(lines) > 1:
+        return f"{lines[0].split(':')[0]}: {lines[-1]}"[:200]
+    return lines[0][:200] if lines else ""
+
+
 def summarize_run(folder: Path) -> dict:
     results = json.loads((folder / "gpu_results.json").read_text())
     finished = {k: v for k, v in results.items() if not k.startswith("_")}
     return {"machine": results["_machine"], "wall_s": results["_wall_s"], "tiny": results["_tiny"],
             "scheduled": results["_scheduled"], "failed": sorted(results["_failed"]),
-            "failure_reasons": {k: v.splitlines()[0][:200] for k, v in results["_failed"].items()},
+            "failure_reasons": {k: failure_reason(v) for k, v in results["_failed"].items()},
             "not_started": results.get("_not_started", []), "finished": finished, "plan": results.get("_plan", []),
             "chosen": results.get("_chosen", {}),
             **parse_log(log_lines(folder / "gpu_jobs.log"))}
@@ -59,7 +67,10 @@ def nvidia_smi(folder: Path) -> str:
 
 
 def collect(name: str, full: Path, smoke: Path | None, probe: Path | None) -> dict:
-    payload = {"name": name, "nvidia_smi": nvidia_smi(full), "full": summarize_run(full)}
+    """`full` is the device command's output folder; it lacks gpu_results.json when no full run
+    started (every smoke failed, or no time was left), and the smokes are still recorded."""
+    ran = (full / "gpu_results.json").is_file()
+    payload = {"name": name, "nvidia_smi": nvidia_smi(full), "full": summarize_run(full) if ran else None}
     if smoke is not None:
         payload["smoke"] = summarize_run(smoke)
     failed_smokes = {p.name.removeprefix("tiny_"): summarize_run(p) for p in sorted(full.glob("tiny_*"))
@@ -82,7 +93,8 @@ def main() -> None:
     payload = collect(args.name, args.full, args.smoke, args.probe)
     raw = args.out / "raw" / args.name
     raw.mkdir(parents=True, exist_ok=True)
-    for label, folder in (("full", args.full), ("smoke", args.smoke), ("probe", args.probe)):
+    failed_smokes = [(f"smoke_{p.name.removeprefix('tiny_')}", p) for p in sorted(args.full.glob("tiny_*"))]
+    for label, folder in (("full", args.full), ("smoke", args.smoke), ("probe", args.probe), *failed_smokes):
         for path in sorted(folder.glob("*")) if folder else []:
             if path.is_file():
                 shutil.copyfile(path, raw / f"{label}_{path.name}")

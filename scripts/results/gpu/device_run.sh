@@ -14,10 +14,16 @@ TOTAL_BUDGET_S="${TOTAL_BUDGET_S:-560}"   # smoke(s) + full; the device command'
 START=$(date +%s)
 PLAN_SH="${GPU_RESULTS_SH:-scripts/results/gpu/gpu_results.sh}"   # the tests put a stand-in here
 
-smoke() {   # the tiny plan on backend $1; exit 0 when none of its jobs failed
+# an earlier run's files in the same OUT must not speak for this one
+rm -rf "$OUT"/tiny "$OUT"/tiny_* "$OUT"/console_tiny_*.txt "$OUT"/console.txt "$OUT"/gpu_results.json "$OUT"/gpu_jobs.log
+mkdir -p "$OUT"
+
+smoke() {   # the tiny plan on backend $1; exit 0 when it ran and none of its jobs ended in an error
   mkdir -p "$OUT/tiny"
   KERAS_BACKEND="$1" GPU_RESULTS_BUDGET_S="${SMOKE_BUDGET_S:-100}" bash "$PLAN_SH" --tiny \
       --out "$OUT/tiny" --work "/tmp/gpu_results_tiny_$1" 2>&1 | tee "$OUT/console_tiny_$1.txt" | tail -5
+  local plan_status=${PIPESTATUS[0]}
+  if (( plan_status != 0 )); then echo "smoke ($1): FAILED, the plan exited $plan_status"; return 1; fi
   python3 scripts/results/gpu/smoke_verdict.py "$OUT/tiny/gpu_results.json" "$1"
 }
 
@@ -28,7 +34,8 @@ if ! smoke "$BACKEND"; then
   BACKEND=torch
   smoke torch || exit 1
 fi
-LEFT=$(( TOTAL_BUDGET_S - ($(date +%s) - START) ))
+# the full plan's own start (wheels, imports) and end (its logs) lie outside its box: 25 s for them
+LEFT=$(( TOTAL_BUDGET_S - ($(date +%s) - START) - 25 ))
 FULL=$(( LEFT < ${FULL_BUDGET_S:-450} ? LEFT : ${FULL_BUDGET_S:-450} ))
 echo "full plan on $BACKEND, box $FULL s"
 (( FULL >= 120 )) || { echo "full plan skipped: only $FULL s left of $TOTAL_BUDGET_S"; exit 1; }

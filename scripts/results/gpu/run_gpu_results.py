@@ -32,6 +32,7 @@ HERE = Path(__file__).resolve().parent
 SEEDS = (0, 1, 2)
 # Three LR points per regime at weight decay 4e-5, the same number for both (the CPU study searches 4 LRs x 2
 # weight decays, exp_transfer.LR_GRID / WD_GRID: too many runs for a 15-minute lease)
+CORRUPTED = "corrupted_subset"   # gpu_jobs.CORRUPTED: the corrupt job's .npy / .failed marker
 LR_GRID = {"finetune": (0.003, 0.01, 0.03), "random": (0.03, 0.1, 0.3)}
 
 
@@ -92,6 +93,8 @@ class Scheduler:
         self.args, self.work, self.out = args, Path(args.work), Path(args.out)
         self.work.mkdir(parents=True, exist_ok=True)
         self.out.mkdir(parents=True, exist_ok=True)
+        for stale in [*self.work.glob("*.json"), *self.work.glob("*.log"), *self.work.glob(f"{CORRUPTED}*")]:
+            stale.unlink()   # an earlier run's files in this scratch folder (e.g. its .failed marker)
         self.queue, self.c_recipe = plan(args.tiny)
         self.plan = [dict(spec) for spec in self.queue]
         self.running: dict[str, tuple[subprocess.Popen, float]] = {}
@@ -121,7 +124,7 @@ class Scheduler:
                 tail = (self.work / f"{name}.log").read_text(errors="replace")[-1500:]
                 self.results["_failed"][name] = f"exit {process.returncode}: {tail}"
                 if name == "corrupt":   # the (a) jobs waiting for its subset stop waiting
-                    (self.work / "corrupted_subset.failed").touch()
+                    (self.work / f"{CORRUPTED}.failed").touch()
             print(f"[gpu {self.elapsed():5.0f} s] done {name} (exit {process.returncode})", flush=True)
             self.queue += finals(self.results, self.c_recipe)
             self.save()
