@@ -40,7 +40,7 @@ passes, the full plan on torch (both smoke runs are reported).
 In a session that is lent a GPU: `scripts/results/gpu/prepare_carry.sh` (here, once: 53 MB of data,
 weights and wheels into the git-ignored `.gpu_carry/`), then one device command,
 `bash scripts/results/gpu/device_run.sh` with `.gpu_carry` carried and a timeout of about 590 s (the
-tiny plan first; the full plan, in what is left of a 560 s box, only if none of its jobs failed), then, here,
+tiny plan first; the full plan, in what is left of a 560 s box, only if no tiny job ended in an error), then, here,
 `scripts/results/gpu/collect_device_run.py` on the folder the files came back to and
 `scripts/results/make_report.py`."""
 
