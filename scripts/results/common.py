@@ -268,16 +268,18 @@ def stored_points(folder: Path) -> list[dict]:
 
 def search(out: Path, grid: Sequence[dict], evaluate: Callable[[dict], dict],
            metric: str = "top1", recipe: Callable[[dict], dict] | None = None,
-           supersede: bool = False) -> dict:
+           supersede: bool = False, keep_tail: bool = False) -> dict:
     """Evaluate every grid point (each cached as its own JSON) on validation data; returns
     {"best": point, "points": [{"hp": point, metric: value, ...}]}. Ties go to the earlier point.
     `recipe(hp)`: the full settings of a point, checked against a stored point's. A stored point
-    of another setting stops the search, or with `supersede` is moved aside and re-measured."""
+    of another setting stops the search, or with `supersede` is moved aside and re-measured;
+    stored points beyond the grid go aside too, unless `keep_tail` (a grid grown step by step,
+    whose later points this call has not reached yet)."""
     grid = searched_grid(grid)
     if supersede:  # every stale point aside first: the folder never mixes old and new settings
         for index, hp in enumerate(grid):
             supersede_if(out / f"point{index}.json", lambda stored, hp=hp: stored.get("hp") != hp)
-        for path in out.glob("point*.json"):   # a grid that shrank: its old tail is not this search's
+        for path in [] if keep_tail else out.glob("point*.json"):   # a grid that shrank: its old tail is not this search's
             if path.stem[5:].isdigit() and int(path.stem[5:]) >= len(grid):
                 supersede_if(path, lambda stored: True, why="is beyond the current grid")
     points = []

@@ -7,9 +7,10 @@ efficientnet_lite0`) transferred to Fashion-MNIST, MNIST and scikit-learn's 8×8
 (converted once, fixed stratified 20 % test split), from 10, 100 and 1000 labelled images per
 class, in three regimes (`assembled_cnn.transfer.study`): fixed features + L-BFGS logistic
 regression, fine-tuning, and the same network from random initialisation. Fine-tune and random
-each get their own LR × weight-decay grid of the same size and fixed features its C grid, all
+each get their own LR × weight-decay grid (of the same size to start) and fixed features its C grid, all
 searched on one validation split carved from train (`common.dev_split`; training on its seed-0 subset),
-then run with seeds 0, 1, 2 on the real split and scored on its test split. On Fashion-MNIST
+then run with seeds 0, 1, 2 on the real split and scored on its test split. A regime whose
+chosen LR is an end of its grid gets the next LR beyond it searched too (`searched_lr`). On Fashion-MNIST
 at 100/class we also compare L2-SP (alpha validated) with plain L2 and EMA of the weights on
 vs off.
 
@@ -60,6 +61,11 @@ WD_GRID = (WEIGHT_DECAY, 10 * WEIGHT_DECAY)
 # the low end, at both sizes; fine-tune: 0.03, the high end, at 10/class), at both weight decays;
 # appended after the first grid so its stored points keep their index.
 LR_EXTRA = {"finetune": (0.1,), "random": (0.01,)}
+# Beyond that, one rule for every regime, target and size: when validation chooses the lowest or
+# highest LR tried, the next LR of the ladder beyond it is searched too (at every weight decay,
+# appended), up to MAX_EDGE_STEPS times, so no regime's recipe is a grid's end by accident.
+LR_LADDER = (1e-4, 3e-4, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+MAX_EDGE_STEPS = 2
 L2SP_ALPHAS = (0.001, 0.01, 0.1)       # L2-SP: alpha/2·‖w − w0‖², beta = WEIGHT_DECAY on the head
 EMA_DECAY = 0.99
 AUX = (TARGETS[0], 4) if TINY else ("fashion_mnist", 100)   # where L2-SP and EMA are measured
@@ -241,7 +247,30 @@ def search_grid(regime: str) -> list[dict]:
             for wd in WD_GRID for lr in lrs]
 
 
-def searched(target: str, dev: str, arm: str, per_class: int, grid: list[dict]) -> dict:
+def lr_beyond_edge(grid: list[dict], best: dict) -> float | None:
+    """The ladder's next LR past `best`'s when it is the lowest or highest of three or more tried
+    (as the page's edge flag); None inside the range or past the ladder's end."""
+    tried = sorted({point["learning_rate"] for point in common.searched_grid(grid)})
+    rate = best["learning_rate"]
+    if len(tried) < 3 or rate not in (tried[0], tried[-1]):
+        return None
+    index = LR_LADDER.index(rate) + (-1 if rate == tried[0] else 1)
+    return LR_LADDER[index] if 0 <= index < len(LR_LADDER) else None
+
+
+def searched_lr(target: str, dev: str, arm: str, per_class: int) -> dict:
+    """A trained regime's chosen recipe: its grid, grown past a chosen edge (MAX_EDGE_STEPS)."""
+    grid = search_grid(arm)
+    for _ in range(MAX_EDGE_STEPS):
+        beyond = lr_beyond_edge(grid, searched(target, dev, arm, per_class, grid, keep_tail=True))
+        if beyond is None:
+            break
+        print(f"  {target} n{per_class} {arm}: the chosen LR is an end of the grid; adding lr={beyond:g}", flush=True)
+        grid = grid + [{"learning_rate": beyond, "weight_decay": wd} for wd in WD_GRID]
+    return searched(target, dev, arm, per_class, grid)
+
+
+def searched(target: str, dev: str, arm: str, per_class: int, grid: list[dict], keep_tail: bool = False) -> dict:
     """The grid point with the best validation top-1 (seed 0, dev split)."""
     out = out_dir() / "search" / target / f"n{per_class}" / arm
 
@@ -253,13 +282,13 @@ def searched(target: str, dev: str, arm: str, per_class: int, grid: list[dict]) 
 
     # supersede: a point measured for another setting (the L2-SP grid follows the chosen L2
     # recipe) is kept under superseded/ and re-measured, never reused.
-    return common.search(out, grid, evaluate, supersede=True)["best"]
+    return common.search(out, grid, evaluate, supersede=True, keep_tail=keep_tail)["best"]
 
 
 def trained(target: str, data_dir: str, regime: str) -> None:
     dev = dev_dir(target, data_dir)
     for per_class in sizes_to_run(regime, target):
-        best = searched(target, dev, regime, per_class, search_grid(regime))
+        best = searched_lr(target, dev, regime, per_class)
         final_cells(target, data_dir, regime, per_class, best)
 
 
@@ -307,7 +336,7 @@ def auxiliary(data_dirs: dict[str, str]) -> None:
     if target not in data_dirs:
         return
     data_dir = data_dirs[target]
-    best = searched(target, dev_dir(target, data_dir), "finetune", per_class, search_grid("finetune"))
+    best = searched_lr(target, dev_dir(target, data_dir), "finetune", per_class)
     grid = [{"learning_rate": best["learning_rate"], "weight_decay": 0.0, "l2sp_alpha": alpha,
              "l2sp_beta": best["weight_decay"], "new_layers": 1} for alpha in L2SP_ALPHAS]
     l2sp = searched(target, dev_dir(target, data_dir), "finetune_l2sp", per_class, grid)
@@ -331,6 +360,7 @@ def protocol(targets: tuple[str, ...] = TARGETS) -> dict:
             "epochs": {str(n): epochs(n) for n in sorted({n for v in SIZES.values() for n in v})},
             "batch_size": BATCH_SIZE, "max_train_steps": MAX_STEPS, "bn_momentum": BN_MOMENTUM,
             "lr_grid": {r: sorted(LR_GRID[r] + LR_EXTRA[r]) for r in LR_GRID}, "weight_decay": WEIGHT_DECAY,
+            "max_edge_steps": MAX_EDGE_STEPS, "lr_ladder": list(LR_LADDER),
             "wd_grid": list(WD_GRID),
             "l2sp_alphas": list(L2SP_ALPHAS), "ema_decay": EMA_DECAY, "aux": list(AUX),
             "tiny": TINY, "cpus": os.cpu_count()}

@@ -84,7 +84,7 @@ def _matching_pairs(finetune: dict[int, dict], variant: dict[int, dict]) -> tupl
     return {s: finetune[s] for s in seeds}, {s: variant[s] for s in seeds}
 
 
-def search_lines(results_dir: Path) -> list[str]:
+def search_lines(results_dir: Path, proto: dict | None = None) -> list[str]:
     """Every searched grid point with its validation top-1; the chosen one in bold."""
     lines = ["| target | labelled / class | arm | grid point: validation top-1 (%) | chosen at the grid's edge in |",
              "|---|---:|---|---|---|"]
@@ -96,6 +96,8 @@ def search_lines(results_dir: Path) -> list[str]:
         text = ", ".join(("**{}: {:.2f}**" if p is best else "{}: {:.2f}").format(_hp_text(p["hp"]), 100 * p["top1"])
                          for p in points)
         edges = ", ".join(edge_axes(points, best)) or "–"
+        if "lr" in edges and growth_pending(proto or {}, folder.name, points, best):
+            edges += " (the grid's growth past it is pending)"
         lines.append(f"| {folder.parts[-3]} | {folder.parts[-2][1:]} | {folder.parts[-1]} | {text} | {edges} |")
     return lines
 
@@ -109,6 +111,22 @@ def edge_axes(points: list[dict], best: dict) -> list[str]:
         if len(tried) > 2 and value in (tried[0], tried[-1]):
             axes.append(_hp_text({key: value}).split("=")[0])
     return axes
+
+
+def growth_pending(proto: dict, regime: str, points: list[dict], best: dict) -> bool:
+    """Whether the searched LR grid of `regime`, chosen at an end, has yet to grow past it
+    (exp_transfer.searched_lr: fewer than max_edge_steps LRs beyond its starting grid there)."""
+    start, ladder = proto.get("lr_grid", {}).get(regime), proto.get("lr_ladder", [])
+    if not start or not proto.get("max_edge_steps"):
+        return False
+    rate, tried = best["hp"]["learning_rate"], sorted({p["hp"]["learning_rate"] for p in points})
+    if rate not in (tried[0], tried[-1]):
+        return False
+    below = rate == tried[0]
+    grown = {p["hp"]["learning_rate"] for p in points} - set(start)
+    steps = sum(1 for r in grown if (r < min(start) if below else r > max(start)))
+    further = [r for r in ladder if (r < rate if below else r > rate)]
+    return steps < proto["max_edge_steps"] and bool(further)
 
 
 def _hp_text(hp: dict) -> str:
@@ -174,7 +192,7 @@ def section(results_dir: Path, planned_protocol: dict) -> dict:
     md += [f"| {r['claim']} | {r['effect']} | {r['verdict']} |" for r in rows]
     md += ["", f"### L2-SP and EMA ({proto['aux'][0]}, {proto['aux'][1]}/class)", ""] + aux_lines(proto, cells)
     md += ["", "### Searched grids (validation carved from train, seed 0) and chosen points", ""]
-    md += search_lines(results_dir) + ["", _probe_text(results_dir)]
+    md += search_lines(results_dir, proto) + ["", _probe_text(results_dir)]
     if png:
         md += ["", f"![transfer accuracy vs labelled images per class]({Path(png).parent.name}/{Path(png).name})"]
     return {"markdown": "\n".join(md) + "\n", "verdicts": rows}
@@ -209,11 +227,23 @@ def _protocol_text(proto: dict) -> str:
             f"momentum 0.9, batch {proto['batch_size']}, cosine LR with 10 % warm-up, BN momentum "
             f"{proto['bn_momentum']}, epochs ({epochs_text}); each regime's LR × weight decay from its own grid "
             f"of the same size (LR {proto['lr_grid']} × weight decay "
-            f"{proto.get('wd_grid', [proto['weight_decay']])}), chosen per target and size "
+            f"{proto.get('wd_grid', [proto['weight_decay']])}){_edge_rule_text(proto)}, chosen per target and size "
             "on validation carved from train (seed 0), then seeds "
             f"{', '.join(map(str, proto['seeds']))} on the real split. L2-SP: α from {proto['l2sp_alphas']} "
             "(validated; β = the weight decay, on the re-initialised head; no plain decay), the LR of the "
             f"chosen L2 recipe; EMA decay {proto['ema_decay']:g}, evaluated on the EMA weights.")
+
+
+def _edge_rule_text(proto: dict) -> str:
+    """The rule that grows a grid past a chosen end (protocols before it have no max_edge_steps)."""
+    steps = proto.get("max_edge_steps")
+    if not steps:
+        return ""
+    ladder = ", ".join(f"{rate:g}" for rate in proto["lr_ladder"])
+    return (f", grown, by the same rule for both regimes, by the next LR of the ladder ({ladder}) "
+            f"(at each weight decay) whenever validation chose the lowest or highest LR tried, up to {steps} "
+            "times; so the two regimes' grids can end up of different sizes (the grids table lists every "
+            "point tried)")
 
 
 def _probe_text(results_dir: Path) -> str:

@@ -259,3 +259,63 @@ def test_transfer_sizes_limits_what_runs_but_not_what_the_protocol_plans(exp_tra
     assert exp_transfer.protocol(("mnist",))["sizes"]["finetune"]["mnist"] == [10, 100]
     monkeypatch.setattr(exp_transfer, "ONLY_SIZES", ())
     assert exp_transfer.sizes_to_run("finetune", "mnist") == (10, 100)
+
+
+def test_a_grid_grows_past_the_end_validation_chose_by_one_rule_for_every_regime(exp_transfer, tmp_path,
+                                                                                monkeypatch):
+    """Random init peaking below its grid gets 0.003, then 0.001 (MAX_EDGE_STEPS = 2) at every
+    weight decay, appended so stored points keep their index; a peak inside the grid adds
+    nothing; a second run measures nothing and moves nothing aside."""
+    monkeypatch.setattr(exp_transfer.common, "TINY", False)
+    monkeypatch.setattr(exp_transfer.common, "RESULTS_DIR", tmp_path / "data")
+    monkeypatch.setattr(exp_transfer.common, "RUNS_DIR", tmp_path / "runs")
+    measured = []
+    peak = {"random": 0.0003, "finetune": 0.03}
+
+    def fake_cell(data_dir, work, arm, per_class, seed, hp, model=None):
+        measured.append((arm, hp["learning_rate"], hp["weight_decay"]))
+        distance = abs(math.log10(hp["learning_rate"] / peak[arm]))
+        return {"top1": 0.9 - 0.1 * distance - hp["weight_decay"], "mean_per_class": 0.0, "num_test": 10,
+                "cell_seconds": 1.0}
+
+    monkeypatch.setattr(exp_transfer, "run_cell", fake_cell)
+    best = exp_transfer.searched_lr("t", "dev", "random", 100)
+    assert best == {"learning_rate": 0.001, "weight_decay": 4e-5}   # two steps down, still an end: flagged
+    base = len(exp_transfer.search_grid("random"))
+    assert [lr for _, lr, _ in measured[base:]] == [0.003, 0.003, 0.001, 0.001]
+    folder = tmp_path / "data" / "cd_transfer" / "search" / "t" / "n100" / "random"
+    stored = exp_transfer.common.stored_points(folder)
+    assert [p["hp"]["learning_rate"] for p in stored[base:]] == [0.003, 0.003, 0.001, 0.001]
+    assert [p["hp"]["weight_decay"] for p in stored[base:]] == list(exp_transfer.WD_GRID) * 2
+    measured.clear()
+    assert exp_transfer.searched_lr("t", "dev", "random", 100) == best and not measured
+    assert not (folder / "superseded").exists()
+    assert exp_transfer.searched_lr("t", "dev", "finetune", 100)["learning_rate"] == 0.03
+    assert len(measured) == len(exp_transfer.search_grid("finetune"))   # inside: nothing added
+
+
+def test_lr_beyond_edge_follows_the_ladder_and_stops_at_its_ends(exp_transfer):
+    grid = [{"learning_rate": lr, "weight_decay": 4e-5} for lr in (0.01, 0.03, 0.1)]
+    assert exp_transfer.lr_beyond_edge(grid, grid[0]) == 0.003
+    assert exp_transfer.lr_beyond_edge(grid, grid[2]) == 0.3
+    assert exp_transfer.lr_beyond_edge(grid, grid[1]) is None
+    assert exp_transfer.lr_beyond_edge(grid[:2], grid[0]) is None          # two values: no edge to speak of
+    top = [{"learning_rate": lr, "weight_decay": 0} for lr in exp_transfer.LR_LADDER[-3:]]
+    assert exp_transfer.lr_beyond_edge(top, top[-1]) is None               # past the ladder's end
+    for regime in ("finetune", "random"):
+        assert {p["learning_rate"] for p in exp_transfer.search_grid(regime)} <= set(exp_transfer.LR_LADDER)
+
+
+def test_the_grids_table_says_when_a_chosen_end_still_waits_for_its_growth(transfer_report, exp_transfer):
+    proto = exp_transfer.protocol(("fashion_mnist",))
+    start = [{"hp": {"learning_rate": lr, "weight_decay": 4e-5}} for lr in proto["lr_grid"]["random"]]
+    lowest = min(start, key=lambda p: p["hp"]["learning_rate"])
+    assert transfer_report.growth_pending(proto, "random", start, lowest)
+    grown = start + [{"hp": {"learning_rate": lr, "weight_decay": 4e-5}} for lr in (0.003, 0.001)]
+    assert not transfer_report.growth_pending(proto, "random", grown, grown[-1])        # grown twice: done
+    assert transfer_report.growth_pending(proto, "random", grown[:-1], grown[-2])       # once of twice
+    middle = sorted(start, key=lambda p: p["hp"]["learning_rate"])[1]
+    assert not transfer_report.growth_pending(proto, "random", start, middle)
+    assert not transfer_report.growth_pending({k: v for k, v in proto.items() if k != "max_edge_steps"},
+                                              "random", start, lowest)                   # an earlier protocol
+    assert "grown, by the same rule for both regimes" in exp_transfer.section(Path("/nonexistent"))["markdown"]
