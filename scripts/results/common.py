@@ -9,8 +9,9 @@ committed).
 Protocol shared by every experiment:
 - hyper-parameters are chosen on a **validation split carved from train** (``dev_split``:
   a stratified 5,000 images of the 60,000, seed 1234), every arm of an experiment gets the
-  same number of grid points at the same budget, seed 0; the test split is never looked at
-  while choosing;
+  same number of grid points at the same budget, seed 0, and an LR grid grows past an end that
+  validation chose by one rule for every arm (``grown_search``); the test split is never looked
+  at while choosing;
 - the chosen recipe is then trained on the full training split with seeds 0, 1, 2 and scored
   on the full test split; arms are compared by the paired difference over seeds with a 95 %
   Student-t interval (``paired_difference``).
@@ -293,6 +294,55 @@ def search(out: Path, grid: Sequence[dict], evaluate: Callable[[dict], dict],
         print(f"  search {out.name} {hp}: {metric}={result[metric]:.4f}", flush=True)
     best = max(points, key=lambda p: p[metric])
     return {"best": best["hp"], "points": points, "metric": metric}
+
+
+# One rule for every LR search of the suite: when validation chooses the lowest or highest LR
+# tried, the next LR of the experiment's ladder beyond it is searched too (appended, so stored
+# points keep their index), at most MAX_EDGE_STEPS times: no recipe is a grid's end by accident.
+MAX_EDGE_STEPS = 2
+
+
+def lr_beyond_edge(grid: Sequence[dict], best: dict, ladder: Sequence[float]) -> float | None:
+    """The ladder's next LR past `best`'s when it is the lowest or highest of three or more LRs
+    searched; None inside the range or past the ladder's end."""
+    tried = sorted({point["learning_rate"] for point in searched_grid(grid)})
+    rate = best["learning_rate"]
+    if len(tried) < 3 or rate not in (tried[0], tried[-1]):
+        return None
+    index = list(ladder).index(rate) + (-1 if rate == tried[0] else 1)
+    return ladder[index] if 0 <= index < len(ladder) else None
+
+
+def grown_grid(grid: Sequence[dict], stored: Sequence[dict], ladder: Sequence[float],
+               points_at: Callable[[float], list[dict]], metric: str = "top1") -> list[dict]:
+    """`grid` grown as far as the `stored` points decide (`lr_beyond_edge`, MAX_EDGE_STEPS): a
+    point not measured yet ends the growth, so the result is what must be measured next."""
+    grid, found = list(grid), {json.dumps(p["hp"], sort_keys=True): p for p in stored}
+    for _ in range(MAX_EDGE_STEPS):
+        measured = [found.get(json.dumps(hp, sort_keys=True)) for hp in searched_grid(grid)]
+        if any(point is None for point in measured):
+            break
+        best = max(measured, key=lambda p: p[metric])["hp"]   # ties: the earlier point, as `search`
+        beyond = lr_beyond_edge(grid, best, ladder)
+        if beyond is None:
+            break
+        grid += points_at(beyond)
+    return grid
+
+
+def grown_search(out: Path, grid: Sequence[dict], evaluate: Callable[[dict], dict], ladder: Sequence[float],
+                 points_at: Callable[[float], list[dict]] = lambda rate: [{"learning_rate": rate}],
+                 **search_options) -> dict:
+    """`search`, with the grid grown past a chosen end (`grown_grid`) until it stops growing."""
+    metric = search_options.get("metric", "top1")
+    current = grown_grid(grid, stored_points(out), ladder, points_at, metric)
+    while True:
+        search(out, current, evaluate, keep_tail=True, **search_options)
+        grown = grown_grid(grid, stored_points(out), ladder, points_at, metric)
+        if grown == current:
+            return search(out, current, evaluate, **search_options)
+        print(f"  search {out.name}: the chosen LR is an end of the grid; adding {grown[len(current):]}", flush=True)
+        current = grown
 
 
 # ----------------------------------------------------------------------------- statistics

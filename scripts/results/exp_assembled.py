@@ -39,6 +39,7 @@ from corrupted_test_sets import robustness  # noqa: E402
 from assembled_cnn.report.markdown import markdown_table  # noqa: E402
 
 LEARNING_RATES = (0.05, 0.1, 0.2, 0.4)
+LR_LADDER = (0.0125, 0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6)   # grown past a chosen end (common.grown_search)
 NETWORK = dict(use_resnet_d=True, use_sk_block=True, anti_alias_type="sconv", anti_alias_filter_size=3,
                zero_gamma=True)
 DROPBLOCK = dict(use_dropblock=True, dropblock_block_size=3)
@@ -86,8 +87,8 @@ def chosen_lr(dataset: str, data_dir: str, arm: Arm) -> float:
         run_config = config(hp, str(folder))
         return {**common.train(run_config), "settings": common.settings_dict(run_config)}
     grid = [{"learning_rate": lr} for lr in LEARNING_RATES]
-    found = common.search(out_dir() / "search" / dataset / arm.name, grid, evaluate,
-                          recipe=lambda hp: common.recipe_of(config(hp)))
+    found = common.grown_search(out_dir() / "search" / dataset / arm.name, grid, evaluate, LR_LADDER,
+                                recipe=lambda hp: common.recipe_of(config(hp)))
     return found["best"]["learning_rate"]
 
 
@@ -185,10 +186,13 @@ def _search_summary(results_dir: Path, dataset: str, arm: str) -> str:
     used = {r["learning_rate"] for r in _finals(results_dir, dataset, arm).values()}
     tried = ", ".join(f"{'**' if p['hp']['learning_rate'] in used else ''}{p['hp']['learning_rate']:g}"
                       f"{'**' if p['hp']['learning_rate'] in used else ''}: {100 * p['top1']:.2f}" for p in points)
-    if len(points) < len(LEARNING_RATES):
-        return f"validation top-1 % per LR {tried} (search running: {len(points)} of {len(LEARNING_RATES)} points)"
-    best = max(range(len(points)), key=lambda i: points[i]["top1"])
-    edge = " — at the edge of the grid, so the optimum may lie beyond it" if best in (0, len(points) - 1) else ""
+    planned = common.grown_grid([{"learning_rate": lr} for lr in LEARNING_RATES], points, LR_LADDER,
+                                lambda rate: [{"learning_rate": rate}])
+    if len(points) < len(planned):
+        return f"validation top-1 % per LR {tried} (search running: {len(points)} of {len(planned)} points)"
+    best = max(points, key=lambda p: p["top1"])["hp"]["learning_rate"]
+    rates = sorted(p["hp"]["learning_rate"] for p in points)
+    edge = " — at the edge of the grid, so the optimum may lie beyond it" if best in (rates[0], rates[-1]) else ""
     return f"validation top-1 % per LR {tried}{edge}"
 
 
@@ -377,7 +381,9 @@ Big-Little is left out. Budget (the demo's when this suite was set up): 8 epochs
 resized, pad-crop-flip), batch 128, SGD + momentum 0.9, cosine LR with 0.5 warm-up epochs, weight
 decay 1e-4, BN momentum 0.9. Each arm's LR is the best of {0.05, 0.1, 0.2, 0.4} on 5,000 images held
 out of train (a stratified draw with seed 1234; each candidate trains on the other 55,000 with seed
-0): the same 4-point search for both arms; weight decay is not searched. The
+0): the same 4-point search for both arms, grown by one rule for both when validation chooses
+the lowest or highest LR tried (the next LR of ×2 steps beyond it, at most twice); weight decay is
+not searched. The
 finals train on all 60,000 with seeds 0, 1, 2. Test top-1: the full 10,000-image test split.
 Robustness: all 10,000 test images, eval-preprocessed to 56 px, under each of the 15 common
 corruptions at severities 1–5 (`assembled_cnn.robustness.corruptions.corrupt`, seed 0; the same

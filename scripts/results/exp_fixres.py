@@ -37,6 +37,7 @@ LAYERS = ("classifier_bn", "all")
 BUDGET = Budget(image_size=TRAIN_SIZE)
 STAGE1_LR = 0.1
 STAGE2_LRS = (0.003, 0.01, 0.03, 0.1)   # 0.1 appended: 0.03 was the edge for every fixres variant
+LR_LADDER = (3e-4, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)   # grown past a chosen end (common.grown_search)
 STAGE2_EPOCHS = 1.0
 
 
@@ -96,18 +97,30 @@ def stage2(config, stage1_dir: str, model_dir: str, size: int, layers: str, lr: 
 
 def chosen_lrs(dev_dir: str, chosen_variants) -> dict[str, float]:
     """Each variant's stage-2 LR: the best of STAGE2_LRS on the dev split (stage 1 of seed 0)."""
-    searched = range(len(common.searched_grid(STAGE2_LRS)))
     restart_if_stage1_lost("dev", [out_dir() / "search" / name / f"point{i}.json"
-                                   for name in every_variant(chosen_variants) for i in searched])
+                                   for name in every_variant(chosen_variants)
+                                   for i in range(len(planned_grid(out_dir(), name)))])
     config, stage1_dir, stage1_result = stage1(dev_dir, "dev", 0)
     chosen = {}
     for name, size, layers in chosen_variants:
         def evaluate(hp: dict, name=name, size=size, layers=layers) -> dict:
             model_dir = str(runs_dir() / "search" / name / f"lr{hp['learning_rate']:g}_{stage1_id(stage1_result)}")
             return stage2(config, stage1_dir, model_dir, size, layers, hp["learning_rate"])
-        found = common.search(out_dir() / "search" / name, [{"learning_rate": lr} for lr in STAGE2_LRS], evaluate)
+        found = common.grown_search(out_dir() / "search" / name, lr_grid(), evaluate, LR_LADDER)
         chosen[name] = found["best"]["learning_rate"]
     return chosen
+
+
+def lr_grid(rates=STAGE2_LRS) -> list[dict]:
+    return [{"learning_rate": rate} for rate in rates]
+
+
+def planned_grid(out: Path, name: str) -> list[dict]:
+    """The variant's LR grid as far as its stored points have grown it (`common.grown_grid`):
+    every point of it measured means its search is complete."""
+    folder = out / "search" / name
+    grid = common.grown_grid(lr_grid(), common.stored_points(folder), LR_LADDER, lambda rate: lr_grid((rate,)))
+    return common.searched_grid(grid)
 
 
 def supersede_stale(seeds, chosen_variants, lrs: dict[str, float]) -> None:
@@ -196,11 +209,10 @@ def stage2_size(results_dir: Path, layers: str) -> int | None:
     """The stage-2 size for `layers`: the size above the train size whose fine-tune scores best on
     the dev split's validation at its best LR (FixRes picks the test resolution on held-out data);
     None until every size's LR search is stored."""
-    complete = len(common.searched_grid(STAGE2_LRS))
     best = {}
     for size in (s for s in TEST_SIZES if s > TRAIN_SIZE):
         points = _search_points(results_dir, f"fixres{size}_{layers}")
-        if len(points) < complete:
+        if len(points) < len(planned_grid(out_dir(results_dir), f"fixres{size}_{layers}")):
             return None
         best[size] = max(p["top1"] for p in points)
     return max(best, key=lambda s: (best[s], -s))
@@ -280,7 +292,7 @@ def verdicts(results_dir: Path) -> list[dict]:
 def _cells_measured(results_dir: Path) -> tuple[int, int]:
     out, names = out_dir(results_dir), [name for name, _, _ in variants()]
     expected = [out / "dev" / "stage1.json"]
-    expected += [out / "search" / n / f"point{i}.json" for n in names for i in range(len(STAGE2_LRS))]
+    expected += [out / "search" / n / f"point{i}.json" for n in names for i in range(len(planned_grid(out, n)))]
     expected += [out / f"seed{s}" / f"{n}.json" for s in common.SEEDS for n in ["stage1", *names]]
     return sum(p.is_file() for p in expected), len(expected)
 
@@ -313,7 +325,9 @@ from every stage-1 weight; `classifier_bn` trains the classifier only while BN s
 re-estimated, `all` trains every layer. The control runs the same steps at 24 px. Each variant's
 stage-2 LR is the best of {0.003, 0.01, 0.03, 0.1} on the 5,000 images held out of train (stage 1 trained
 on the other 55,000, seed 0): 4 points for every variant (0.1 was added when 0.03, the old
-edge, won for every fixres variant). The test size of the no-fine-tune verdict is the size above
+edge, won for every fixres variant), grown by one rule for every variant when validation chooses
+the lowest or highest LR tried (the next LR of the ladder 0.0003, 0.001, …, 0.3, 1 beyond it, at
+most twice). The test size of the no-fine-tune verdict is the size above
 24 px where stage 1 scores best on that validation split; that of each stage-2 verdict is the size
 whose stage 2 (at its best LR) scores best there. (Until 2026-11-29 the stage-2 verdicts used the
 stage-1 choice, which ranks sizes without the fine-tune that FixRes adds; under it the

@@ -33,6 +33,7 @@ TEACHER_BUDGET = Budget(num_filters=32)
 STUDENT_BUDGET = Budget(num_filters=4)
 TEACHER_LR = 0.1
 LEARNING_RATES = (0.05, 0.1, 0.2, 0.4)
+LR_LADDER = (0.0125, 0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6)   # grown past a chosen end (common.grown_search)
 KD_TEMPS, KD_WEIGHTS = (1.0, 4.0), (0.5, 2.0)
 MIN_GAP = 0.02   # the teacher must be at least 2 points more accurate than the no-KD student
 
@@ -104,11 +105,14 @@ def hp_name(hp: dict) -> str:
 
 
 def search_arm(arm: str, dev_dir: str, grid: list[dict]) -> dict:
-    """`common.search` of one student arm on the dev split (seed 0)."""
+    """`common.search` of one student arm on the dev split (seed 0); the no-KD student's LR grid
+    grows past a chosen end (`common.grown_search`)."""
     def evaluate(hp: dict) -> dict:
         data_dir = logits_copy("dev") if arm == "kd" else dev_dir
         config = student_config(data_dir, str(runs_dir() / "search" / arm / hp_name(hp)), 0, hp)
         return {**common.train(config), "settings": common.settings_dict(config)}
+    if arm == "no_kd":
+        return common.grown_search(out_dir() / "search" / arm, grid, evaluate, LR_LADDER)
     return common.search(out_dir() / "search" / arm, grid, evaluate)
 
 
@@ -198,7 +202,10 @@ def _finals_rows(results_dir: Path) -> list[dict]:
 def _cells_measured(results_dir: Path) -> tuple[int, int]:
     out = out_dir(results_dir)
     expected = [out / "teacher.json"]
-    expected += [out / "search" / a / f"point{i}.json" for a, n in (("no_kd", len(LEARNING_RATES)),
+    no_kd = common.grown_grid([{"learning_rate": lr} for lr in LEARNING_RATES],
+                              common.stored_points(out / "search" / "no_kd"), LR_LADDER,
+                              lambda rate: [{"learning_rate": rate}])
+    expected += [out / "search" / a / f"point{i}.json" for a, n in (("no_kd", len(no_kd)),
                                                                      ("kd", len(KD_TEMPS) * len(KD_WEIGHTS)))
                  for i in range(1 if common.TINY else n)]
     expected += [out / a / f"seed{s}.json" for a in ("no_kd", "kd") for s in common.SEEDS]
@@ -239,7 +246,8 @@ SECTION_TEXT = """Fashion-MNIST, resnet18-shaped networks (ImageNet stem) at the
 preprocessing) are written into copies of the dev split and of the full dataset. Student: 4
 filters. KD loss: CE + kd_weight · T² · CE(softmax(teacher/T), softmax(student/T)) (kd_weight 1 is
 the original's). Search on the 5,000 held-out training images, 4 points per arm: the no-KD
-student's LR ∈ {0.05, 0.1, 0.2, 0.4}; the KD student's (T, kd_weight) ∈ {1, 4} × {0.5, 2} at the
+student's LR ∈ {0.05, 0.1, 0.2, 0.4} (grown by the next ×2 step past an end that validation
+chooses, at most twice); the KD student's (T, kd_weight) ∈ {1, 4} × {0.5, 2} at the
 no-KD student's chosen LR (KD gets no LR search of its own). Finals: seeds 0, 1, 2 on all 60,000
 training images, scored on the 10,000 test images; intervals paired over seeds, 95 % Student t.
 """

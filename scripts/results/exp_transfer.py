@@ -61,11 +61,9 @@ WD_GRID = (WEIGHT_DECAY, 10 * WEIGHT_DECAY)
 # the low end, at both sizes; fine-tune: 0.03, the high end, at 10/class), at both weight decays;
 # appended after the first grid so its stored points keep their index.
 LR_EXTRA = {"finetune": (0.1,), "random": (0.01,)}
-# Beyond that, one rule for every regime, target and size: when validation chooses the lowest or
-# highest LR tried, the next LR of the ladder beyond it is searched too (at every weight decay,
-# appended), up to MAX_EDGE_STEPS times, so no regime's recipe is a grid's end by accident.
+# Beyond that, the suite's one rule (`common.grown_search`): an LR chosen at an end of the grid
+# gets the next LR of this ladder searched too, at every weight decay.
 LR_LADDER = (1e-4, 3e-4, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
-MAX_EDGE_STEPS = 2
 L2SP_ALPHAS = (0.001, 0.01, 0.1)       # L2-SP: alpha/2·‖w − w0‖², beta = WEIGHT_DECAY on the head
 EMA_DECAY = 0.99
 AUX = (TARGETS[0], 4) if TINY else ("fashion_mnist", 100)   # where L2-SP and EMA are measured
@@ -247,42 +245,32 @@ def search_grid(regime: str) -> list[dict]:
             for wd in WD_GRID for lr in lrs]
 
 
-def lr_beyond_edge(grid: list[dict], best: dict) -> float | None:
-    """The ladder's next LR past `best`'s when it is the lowest or highest of three or more tried
-    (as the page's edge flag); None inside the range or past the ladder's end."""
-    tried = sorted({point["learning_rate"] for point in common.searched_grid(grid)})
-    rate = best["learning_rate"]
-    if len(tried) < 3 or rate not in (tried[0], tried[-1]):
-        return None
-    index = LR_LADDER.index(rate) + (-1 if rate == tried[0] else 1)
-    return LR_LADDER[index] if 0 <= index < len(LR_LADDER) else None
-
-
 def searched_lr(target: str, dev: str, arm: str, per_class: int) -> dict:
-    """A trained regime's chosen recipe: its grid, grown past a chosen edge (MAX_EDGE_STEPS)."""
-    grid = search_grid(arm)
-    for _ in range(MAX_EDGE_STEPS):
-        beyond = lr_beyond_edge(grid, searched(target, dev, arm, per_class, grid, keep_tail=True))
-        if beyond is None:
-            break
-        print(f"  {target} n{per_class} {arm}: the chosen LR is an end of the grid; adding lr={beyond:g}", flush=True)
-        grid = grid + [{"learning_rate": beyond, "weight_decay": wd} for wd in WD_GRID]
-    return searched(target, dev, arm, per_class, grid)
+    """A trained regime's chosen recipe: its grid, grown past a chosen end (`common.grown_search`)."""
+    return searched(target, dev, arm, per_class, search_grid(arm), grow=True)
 
 
-def searched(target: str, dev: str, arm: str, per_class: int, grid: list[dict], keep_tail: bool = False) -> dict:
+def searched(target: str, dev: str, arm: str, per_class: int, grid: list[dict], grow: bool = False) -> dict:
     """The grid point with the best validation top-1 (seed 0, dev split)."""
     out = out_dir() / "search" / target / f"n{per_class}" / arm
 
     def evaluate(hp: dict, index_of={json.dumps(p, sort_keys=True): i for i, p in enumerate(grid)}) -> dict:
-        index = index_of[json.dumps(hp, sort_keys=True)]
-        work = runs_dir() / "search" / target / f"n{per_class}" / arm / f"p{index}_{common.recipe_tag(hp)}"
+        index = index_of.get(json.dumps(hp, sort_keys=True))   # None: a point the grid grew by
+        name = f"{'grown' if index is None else f'p{index}'}_{common.recipe_tag(hp)}"
+        work = runs_dir() / "search" / target / f"n{per_class}" / arm / name
         cell = run_cell(dev, work, arm, per_class, 0, hp)
         return {k: cell[k] for k in ("top1", "mean_per_class", "num_test", "cell_seconds")}
 
     # supersede: a point measured for another setting (the L2-SP grid follows the chosen L2
     # recipe) is kept under superseded/ and re-measured, never reused.
-    return common.search(out, grid, evaluate, supersede=True, keep_tail=keep_tail)["best"]
+    if grow:
+        return common.grown_search(out, grid, evaluate, LR_LADDER, lr_points, supersede=True)["best"]
+    return common.search(out, grid, evaluate, supersede=True)["best"]
+
+
+def lr_points(rate: float) -> list[dict]:
+    """The points a grown grid adds for one more LR: one per weight decay."""
+    return [{"learning_rate": rate, "weight_decay": wd} for wd in WD_GRID]
 
 
 def trained(target: str, data_dir: str, regime: str) -> None:
@@ -360,7 +348,7 @@ def protocol(targets: tuple[str, ...] = TARGETS) -> dict:
             "epochs": {str(n): epochs(n) for n in sorted({n for v in SIZES.values() for n in v})},
             "batch_size": BATCH_SIZE, "max_train_steps": MAX_STEPS, "bn_momentum": BN_MOMENTUM,
             "lr_grid": {r: sorted(LR_GRID[r] + LR_EXTRA[r]) for r in LR_GRID}, "weight_decay": WEIGHT_DECAY,
-            "max_edge_steps": MAX_EDGE_STEPS, "lr_ladder": list(LR_LADDER),
+            "max_edge_steps": common.MAX_EDGE_STEPS, "lr_ladder": list(LR_LADDER),
             "wd_grid": list(WD_GRID),
             "l2sp_alphas": list(L2SP_ALPHAS), "ema_decay": EMA_DECAY, "aux": list(AUX),
             "tiny": TINY, "cpus": os.cpu_count()}

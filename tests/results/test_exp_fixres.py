@@ -5,6 +5,7 @@ and its section and verdict rows come from the stored JSON only."""
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -184,15 +185,38 @@ def test_an_lr_search_whose_dev_stage1_is_gone_re_runs_every_point(tmp_path, mon
     monkeypatch.setattr(fixres.common, "TINY", False)
     monkeypatch.setattr(fixres, "stage1", lambda data_dir, tag, seed: (None, "stage1_dir", {}))
     evaluated = []
-    monkeypatch.setattr(fixres, "stage2", lambda config, s1, model_dir, size, layers, lr: evaluated.append(lr) or {"top1": lr})
+    monkeypatch.setattr(fixres, "stage2", lambda config, s1, model_dir, size, layers, lr: evaluated.append(lr) or {
+        "top1": -abs(math.log10(lr / 0.1))})   # best at 0.1: inside the grid once it grew to 0.3
     search = tmp_path / "data" / fixres.OUT / "search" / "ft32_all"
     for i, lr in enumerate(fixres.STAGE2_LRS[:-1]):   # the grid grew by one point since
         write(search / f"point{i}.json", {"hp": {"learning_rate": lr}, "top1": 0.5})
     write(tmp_path / "data" / fixres.OUT / "dev" / "stage1.json", {"seed": 0})
-    assert fixres.chosen_lrs("d", [("ft32_all", 32, "all")]) == {"ft32_all": fixres.STAGE2_LRS[-1]}
-    assert evaluated == list(fixres.STAGE2_LRS)   # every point again, from one (new) stage 1
+    assert fixres.chosen_lrs("d", [("ft32_all", 32, "all")]) == {"ft32_all": 0.1}
+    assert evaluated == [*fixres.STAGE2_LRS, 0.3]   # every point again, from one (new) stage 1; then 0.3
     assert len(list((search / "superseded").glob("*.json"))) == len(fixres.STAGE2_LRS) - 1
     assert len(list((tmp_path / "data" / fixres.OUT / "dev" / "superseded").glob("stage1.*.json"))) == 1
+
+
+def test_a_grid_growth_needing_a_lost_dev_stage1_re_runs_the_search_from_a_new_one(tmp_path, monkeypatch):
+    """Every point measured, the best (0.1) an end: its growth (0.3) must come from the stage 1
+    the others used; that one is gone, so every point goes aside and the search runs again."""
+    fixres = import_script("exp_fixres")
+    monkeypatch.setattr(fixres.common, "RESULTS_DIR", tmp_path / "data")
+    monkeypatch.setattr(fixres.common, "RUNS_DIR", tmp_path / "runs")
+    monkeypatch.setattr(fixres.common, "TINY", False)
+    monkeypatch.setattr(fixres, "stage1", lambda data_dir, tag, seed: (None, "stage1_dir", {}))
+    evaluated = []
+    monkeypatch.setattr(fixres, "stage2", lambda config, s1, model_dir, size, layers, lr: evaluated.append(lr) or {
+        "top1": -abs(math.log10(lr / 0.3))})
+    search = tmp_path / "data" / fixres.OUT / "search" / "ft32_all"
+    for i, lr in enumerate(fixres.STAGE2_LRS):
+        write(search / f"point{i}.json", {"hp": {"learning_rate": lr}, "top1": lr})
+    write(tmp_path / "data" / fixres.OUT / "dev" / "stage1.json", {"seed": 0})
+    assert len(fixres.planned_grid(fixres.out_dir(), "ft32_all")) == len(fixres.STAGE2_LRS) + 1
+    assert fixres.chosen_lrs("d", [("ft32_all", 32, "all")]) == {"ft32_all": 0.3}
+    assert evaluated == [*fixres.STAGE2_LRS, 0.3, 1.0]   # 0.3 an end in turn: 1.0 too (two steps)
+    assert len(list((search / "superseded").glob("*.json"))) == len(fixres.STAGE2_LRS)
+    assert [p["hp"]["learning_rate"] for p in fixres.common.stored_points(search)] == [*fixres.STAGE2_LRS, 0.3, 1.0]
 
 
 def test_a_stage2_model_dir_names_its_stage1():

@@ -72,6 +72,8 @@ def synthetic(root, teacher_top1=0.93, kd_seeds=(0, 1, 2)):
     write(out / "teacher.json", {"validation": {"top1": teacher_top1}, "test": {"top1": teacher_top1}})
     for i, lr in enumerate((0.05, 0.1, 0.2, 0.4)):
         write(out / "search" / "no_kd" / f"point{i}.json", {"hp": {"learning_rate": lr}, "top1": 0.88 + i / 100})
+    # 0.4, the grid's end, won: the grid grew by the ladder's next LR, which scored lower
+    write(out / "search" / "no_kd" / "point4.json", {"hp": {"learning_rate": 0.8}, "top1": 0.90})
     for i, (t, w) in enumerate(((1, 0.5), (1, 2), (4, 0.5), (4, 2))):
         write(out / "search" / "kd" / f"point{i}.json",
               {"hp": {"learning_rate": 0.4, "kd_temp": t, "kd_weight": w}, "top1": 0.90 + (i == 2) / 100})
@@ -95,7 +97,7 @@ def test_verdict_is_the_paired_interval_over_seeds(tmp_path):
     assert (row["interval"]["low"], row["interval"]["high"]) == pytest.approx((0.02 - half, 0.02 + half))
     assert row["verdict"] == "inconclusive" and row["effect"].startswith("+2.00 [")
     markdown = section["markdown"]
-    assert "Cells measured: 15 of 15." in markdown and "condition **held**" in markdown
+    assert "Cells measured: 16 of 16." in markdown and "condition **held**" in markdown
     assert "| 0.4 | 4 | 0.5 | 91.00 | **yes** |" in markdown and "| 0.4 | 91.00 | **yes** |" in markdown
     assert "| student + KD | learning_rate 0.4, kd_temp 4, kd_weight 0.5 | 3 | 91.67 ± 1.53 |" in markdown
 
@@ -106,7 +108,7 @@ def test_missing_cells_are_pending_and_a_weak_teacher_is_reported(tmp_path):
     section = exp.section(tmp_path)
     [row] = section["verdicts"]
     assert row["verdict"] == "pending" and row["interval"] is None and "2 of 3" in row["effect"]
-    assert "Cells measured: 14 of 15." in section["markdown"] and "did not hold" in section["markdown"]
+    assert "Cells measured: 15 of 16." in section["markdown"] and "did not hold" in section["markdown"]
     empty = exp.section(tmp_path / "nothing")
     assert empty["verdicts"][0]["verdict"] == "pending" and "Cells measured: 0 of 15." in empty["markdown"]
 

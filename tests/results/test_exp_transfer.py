@@ -296,12 +296,13 @@ def test_a_grid_grows_past_the_end_validation_chose_by_one_rule_for_every_regime
 
 def test_lr_beyond_edge_follows_the_ladder_and_stops_at_its_ends(exp_transfer):
     grid = [{"learning_rate": lr, "weight_decay": 4e-5} for lr in (0.01, 0.03, 0.1)]
-    assert exp_transfer.lr_beyond_edge(grid, grid[0]) == 0.003
-    assert exp_transfer.lr_beyond_edge(grid, grid[2]) == 0.3
-    assert exp_transfer.lr_beyond_edge(grid, grid[1]) is None
-    assert exp_transfer.lr_beyond_edge(grid[:2], grid[0]) is None          # two values: no edge to speak of
+    beyond = exp_transfer.common.lr_beyond_edge
+    assert beyond(grid, grid[0], exp_transfer.LR_LADDER) == 0.003
+    assert beyond(grid, grid[2], exp_transfer.LR_LADDER) == 0.3
+    assert beyond(grid, grid[1], exp_transfer.LR_LADDER) is None
+    assert beyond(grid[:2], grid[0], exp_transfer.LR_LADDER) is None          # two values: no edge to speak of
     top = [{"learning_rate": lr, "weight_decay": 0} for lr in exp_transfer.LR_LADDER[-3:]]
-    assert exp_transfer.lr_beyond_edge(top, top[-1]) is None               # past the ladder's end
+    assert beyond(top, top[-1], exp_transfer.LR_LADDER) is None               # past the ladder's end
     for regime in ("finetune", "random"):
         assert {p["learning_rate"] for p in exp_transfer.search_grid(regime)} <= set(exp_transfer.LR_LADDER)
 
