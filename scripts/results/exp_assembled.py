@@ -112,7 +112,10 @@ def final_cell(dataset: str, data_dir: str, arm: Arm, seed: int, learning_rate: 
         if sets is not None:
             result["robustness"] = robustness(model_dir, *sets)
         return result
-    result = common.cached(out_dir() / budget_key / dataset / arm.name / f"seed{seed}.json", compute, recipe)
+    path = out_dir() / budget_key / dataset / arm.name / f"seed{seed}.json"
+    # of another recipe (the grown LR search chose another LR): kept aside, measured again
+    common.supersede_if(path, lambda stored: "recipe" in stored and stored["recipe"] != recipe)
+    result = common.cached(path, compute, recipe)
     message = f"[a] {dataset} {arm.name}{' ' + budget_key if budget_key else ''} seed{seed}: top1={result['test']['top1']:.4f}"
     if "robustness" in result:
         message += f" mCE={result['robustness']['mce']:.1f}"

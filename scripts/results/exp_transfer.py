@@ -349,6 +349,7 @@ def protocol(targets: tuple[str, ...] = TARGETS) -> dict:
             "batch_size": BATCH_SIZE, "max_train_steps": MAX_STEPS, "bn_momentum": BN_MOMENTUM,
             "lr_grid": {r: sorted(LR_GRID[r] + LR_EXTRA[r]) for r in LR_GRID}, "weight_decay": WEIGHT_DECAY,
             "max_edge_steps": common.MAX_EDGE_STEPS, "lr_ladder": list(LR_LADDER),
+            "search_grids": {r: search_grid(r) for r in LR_GRID},
             "wd_grid": list(WD_GRID),
             "l2sp_alphas": list(L2SP_ALPHAS), "ema_decay": EMA_DECAY, "aux": list(AUX),
             "tiny": TINY, "cpus": os.cpu_count()}

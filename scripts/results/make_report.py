@@ -49,7 +49,10 @@ Protocol (`scripts/results/common.py`): every recipe is chosen on a validation s
 the training split (Fashion-MNIST / MNIST: 5,000 of the 60,000 images held out, stratified, seed
 1234; scikit-learn digits: 25 % of its 1,437 training images), never on the test split. The arms
 that a claim compares get the same number of grid points, with the exceptions each section names
-(ablation arms, EMA, the probe's C grid, FixRes's choice of size). The chosen recipe is then trained on the full training
+(ablation arms, EMA, the probe's C grid, FixRes's choice of size). One rule grows every learning-rate
+grid of the CPU sections (`common.grown_search`; the GPU section's time-boxed plan has fixed grids): when validation chooses the lowest or highest LR tried, the next LR
+beyond it is searched too, at most twice, for whichever arm it happens to; the grids can then differ
+in size, and each section lists every point tried. The chosen recipe is then trained on the full training
 split (or its N-per-class subsets) with seeds 0, 1, 2 and scored on the full test split (10,000
 images; digits: 360). "±" is the sample standard deviation over seeds; an effect is the mean paired difference
 over seeds with its 95 % Student-t interval. **Verdicts**: *reproduced* when the interval lies

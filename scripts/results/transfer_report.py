@@ -46,8 +46,9 @@ def _table(proto: dict, cells: dict, field: str, scale: float, digits: int) -> l
     return lines
 
 
-def verdict_rows(proto: dict, cells: dict) -> list[dict]:
-    """Paired (by seed) accuracy differences in points: one row per claim and cell."""
+def verdict_rows(proto: dict, cells: dict, unfinished: set = frozenset()) -> list[dict]:
+    """Paired (by seed) accuracy differences in points: one row per claim and cell; a claim whose
+    trained arm's LR search is `unfinished` is pending, whatever finals are stored."""
     rows, expected = [], len(proto["seeds"])
     claims = (("(c) ImageNet pretraining beats random init", "random", "finetune"),
               ("(d) fine-tuning beats fixed features", "fixed", "finetune"))
@@ -57,6 +58,7 @@ def verdict_rows(proto: dict, cells: dict) -> list[dict]:
                 row = common.verdict_row(f"{claim} ({target}, {n}/class)", _values(cells, (target, n, base), "top1"),
                                          _values(cells, (target, n, arm), "top1"), scale=100, unit=" pts",
                                          expected=expected)
+                row = _unless_searching(row, [(target, n, r) for r in (base, arm)], unfinished)
                 rows.append({**row, "scope": f"{target}, {n}/class", "headline": n == max(proto["sizes"]["finetune"][target])})
     target, n = proto["aux"]
     for claim, arm in (("(c, d) L2-SP beats L2 when fine-tuning", "finetune_l2sp"),
@@ -64,8 +66,19 @@ def verdict_rows(proto: dict, cells: dict) -> list[dict]:
         base, other = _matching_pairs(cells.get((target, n, "finetune"), {}), cells.get((target, n, arm), {}))
         row = common.verdict_row(f"{claim} ({target}, {n}/class)", {s: c["top1"] for s, c in base.items()},
                                  {s: c["top1"] for s, c in other.items()}, scale=100, unit=" pts", expected=expected)
+        row = _unless_searching(row, [(target, n, "finetune")], unfinished)
         rows.append({**row, "scope": f"{target}, {n}/class"})
     return rows
+
+
+def _unless_searching(row: dict, keys: list[tuple], unfinished: set) -> dict:
+    """`row`, or pending when one of its arms' LR searches is unfinished (its finals may be of a
+    recipe the finished search will not choose)."""
+    waiting = [key[2] for key in keys if key in unfinished]
+    if not waiting:
+        return row
+    return {**row, "effect": f"pending (the {' and '.join(waiting)} LR search is still running)",
+            "interval": None, "verdict": "pending"}
 
 
 def follows(variant: dict, finetune: dict) -> bool:
@@ -84,8 +97,9 @@ def _matching_pairs(finetune: dict[int, dict], variant: dict[int, dict]) -> tupl
     return {s: finetune[s] for s in seeds}, {s: variant[s] for s in seeds}
 
 
-def search_lines(results_dir: Path, proto: dict | None = None) -> list[str]:
-    """Every searched grid point with its validation top-1; the chosen one in bold."""
+def search_lines(results_dir: Path, unfinished: set = frozenset()) -> list[str]:
+    """Every searched grid point with its validation top-1; the chosen one in bold; `unfinished`:
+    the searches with points still to measure."""
     lines = ["| target | labelled / class | arm | grid point: validation top-1 (%) | chosen at the grid's edge in |",
              "|---|---:|---|---|---|"]
     for folder in sorted((out_dir(results_dir) / "search").glob("*/n*/*")):
@@ -96,8 +110,8 @@ def search_lines(results_dir: Path, proto: dict | None = None) -> list[str]:
         text = ", ".join(("**{}: {:.2f}**" if p is best else "{}: {:.2f}").format(_hp_text(p["hp"]), 100 * p["top1"])
                          for p in points)
         edges = ", ".join(edge_axes(points, best)) or "–"
-        if "lr" in edges and growth_pending(proto or {}, folder.name, points, best):
-            edges += " (the grid's growth past it is pending)"
+        if (folder.parts[-3], int(folder.parts[-2][1:]), folder.name) in unfinished:
+            edges += " (search still running: its grid grows past a chosen end)"
         lines.append(f"| {folder.parts[-3]} | {folder.parts[-2][1:]} | {folder.parts[-1]} | {text} | {edges} |")
     return lines
 
@@ -113,20 +127,32 @@ def edge_axes(points: list[dict], best: dict) -> list[str]:
     return axes
 
 
-def growth_pending(proto: dict, regime: str, points: list[dict], best: dict) -> bool:
-    """Whether the searched LR grid of `regime`, chosen at an end, has yet to grow past it
-    (exp_transfer.searched_lr: fewer than max_edge_steps LRs beyond its starting grid there)."""
-    start, ladder = proto.get("lr_grid", {}).get(regime), proto.get("lr_ladder", [])
-    if not start or not proto.get("max_edge_steps"):
-        return False
-    rate, tried = best["hp"]["learning_rate"], sorted({p["hp"]["learning_rate"] for p in points})
-    if rate not in (tried[0], tried[-1]):
-        return False
-    below = rate == tried[0]
-    grown = {p["hp"]["learning_rate"] for p in points} - set(start)
-    steps = sum(1 for r in grown if (r < min(start) if below else r > max(start)))
-    further = [r for r in ladder if (r < rate if below else r > rate)]
-    return steps < proto["max_edge_steps"] and bool(further)
+def start_grid(proto: dict, regime: str) -> list[dict] | None:
+    """`regime`'s starting LR × weight-decay grid in search order (a protocol of before the
+    grids grew records none: None)."""
+    if not proto.get("max_edge_steps") or regime not in proto.get("lr_grid", {}):
+        return None
+    if "search_grids" in proto:
+        return proto["search_grids"][regime]
+    return [{"learning_rate": lr, "weight_decay": wd} for wd in proto["wd_grid"] for lr in proto["lr_grid"][regime]]
+
+
+def unfinished_searches(results_dir: Path, proto: dict) -> set[tuple[str, int, str]]:
+    """(target, per_class, regime) whose LR search still has points to measure, the growth past
+    a chosen end included (`common.grown_grid`, as exp_transfer.searched_lr runs it)."""
+    unfinished = set()
+    for folder in (out_dir(results_dir) / "search").glob("*/n*/*"):
+        grid = start_grid(proto, folder.name)
+        if grid is None:
+            continue
+        points = common.stored_points(folder)
+        planned = common.grown_grid(grid, points, proto["lr_ladder"], lambda rate: [
+            {"learning_rate": rate, "weight_decay": wd} for wd in proto["wd_grid"]])
+        measured = {json.dumps(p["hp"], sort_keys=True) for p in points}
+        searched = planned[:1] if proto.get("tiny") else planned   # a tiny run searches its first point only
+        if any(json.dumps(hp, sort_keys=True) not in measured for hp in searched):
+            unfinished.add((folder.parts[-3], int(folder.parts[-2][1:]), folder.name))
+    return unfinished
 
 
 def _hp_text(hp: dict) -> str:
@@ -180,7 +206,8 @@ def section(results_dir: Path, planned_protocol: dict) -> dict:
     cells = load_cells(results_dir)
     keys = planned(proto)
     measured = sum(len(cells.get(k, {})) for k in keys)
-    rows = verdict_rows(proto, cells)
+    unfinished = unfinished_searches(results_dir, proto)
+    rows = verdict_rows(proto, cells, unfinished)
     png = figure(proto, cells, results_dir.parent / "cd_transfer.png")
     md = [_budget_text(proto, cells, measured, len(keys) * len(proto["seeds"])), "", _protocol_text(proto), "",
           SEARCH_NOTE, "", "### Test top-1 (%), mean ± std over seeds", ""]
@@ -192,7 +219,7 @@ def section(results_dir: Path, planned_protocol: dict) -> dict:
     md += [f"| {r['claim']} | {r['effect']} | {r['verdict']} |" for r in rows]
     md += ["", f"### L2-SP and EMA ({proto['aux'][0]}, {proto['aux'][1]}/class)", ""] + aux_lines(proto, cells)
     md += ["", "### Searched grids (validation carved from train, seed 0) and chosen points", ""]
-    md += search_lines(results_dir, proto) + ["", _probe_text(results_dir)]
+    md += search_lines(results_dir, unfinished) + ["", _probe_text(results_dir)]
     if png:
         md += ["", f"![transfer accuracy vs labelled images per class]({Path(png).parent.name}/{Path(png).name})"]
     return {"markdown": "\n".join(md) + "\n", "verdicts": rows}

@@ -86,6 +86,22 @@ def test_convergence_check_trains_each_arm_on_validation_under_the_longer_and_la
     assert "Does the common budget converge?" in exp.section(tmp_path / "results" / "data")["markdown"]
 
 
+def test_a_final_at_a_since_changed_lr_is_kept_aside_and_re_run_in_its_own_model_dir(tmp_path, monkeypatch):
+    """The grown LR search chose another LR after the finals ran: they are re-measured, never refused."""
+    exp = import_script("exp_assembled")
+    monkeypatch.setattr(exp.common, "RESULTS_DIR", tmp_path / "data")
+    monkeypatch.setattr(exp.common, "RUNS_DIR", tmp_path / "runs")
+    model_dirs = []
+    monkeypatch.setattr(exp.common, "train", lambda config: model_dirs.append(config.run.model_dir) or {
+        "top1": config.train.base_learning_rate})
+    exp.final_cell("mnist", "d", exp.VANILLA, 0, 0.4)
+    exp.final_cell("mnist", "d", exp.VANILLA, 0, 0.4)             # stored: nothing trains
+    assert exp.final_cell("mnist", "d", exp.VANILLA, 0, 0.8)["test"]["top1"] == 0.8
+    assert len(model_dirs) == 2 and model_dirs[0] != model_dirs[1]
+    folder = tmp_path / "data" / exp.OUT / "mnist" / "vanilla"
+    assert len(list((folder / "superseded").glob("seed0.*.json"))) == 1
+
+
 def test_a_convergence_run_at_a_since_changed_lr_is_kept_aside_and_re_run(tmp_path, monkeypatch):
     exp = import_script("exp_assembled")
     monkeypatch.setattr(exp.common, "RESULTS_DIR", tmp_path / "data")

@@ -84,6 +84,20 @@ def synthetic(root, teacher_top1=0.93, kd_seeds=(0, 1, 2)):
                                                                          "kd_weight": 0.5}, "test": {"top1": b}})
 
 
+def test_a_final_of_an_earlier_recipe_is_kept_aside_and_re_run_in_its_own_model_dir(tmp_path, monkeypatch):
+    exp = import_script("exp_kd")
+    monkeypatch.setattr(exp.common, "RESULTS_DIR", tmp_path / "data")
+    monkeypatch.setattr(exp.common, "RUNS_DIR", tmp_path / "runs")
+    model_dirs = []
+    monkeypatch.setattr(exp.common, "train", lambda config: model_dirs.append(config.run.model_dir) or {
+        "top1": config.train.base_learning_rate})
+    exp.final_cell("no_kd", "d", 1, {"learning_rate": 0.4})
+    exp.final_cell("no_kd", "d", 1, {"learning_rate": 0.4})       # stored: nothing trains
+    assert exp.final_cell("no_kd", "d", 1, {"learning_rate": 0.8})["test"]["top1"] == 0.8
+    assert len(model_dirs) == 2 and model_dirs[0] != model_dirs[1]
+    assert len(list((tmp_path / "data" / exp.OUT / "no_kd" / "superseded").glob("seed1.*.json"))) == 1
+
+
 def test_verdict_is_the_paired_interval_over_seeds(tmp_path):
     from scipy import stats
 

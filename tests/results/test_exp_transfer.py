@@ -142,9 +142,10 @@ def _synthetic(results_dir: Path, exp_transfer) -> None:
             _write(out / "cells" / "fashion_mnist" / "n100" / arm / f"seed{seed}.json",
                    {"top1": top1, "log_odds": math.log(top1 / (1 - top1)), "hp": {"learning_rate": 0.01},
                     "cell_seconds": 60.0, **({"probe_C": 1.0} if arm == "fixed" else {})})
-    for index, top1 in enumerate((0.7, 0.9, 0.9)):
-        _write(out / "search" / "fashion_mnist" / "n100" / "finetune" / f"point{index}.json",
-               {"hp": {"learning_rate": [0.003, 0.01, 0.03][index], "weight_decay": 4e-5}, "top1": top1})
+    for regime, scores in (("finetune", (0.7, 0.9, 0.9)), ("random", (0.6, 0.8))):   # finished searches
+        for index, hp in enumerate(exp_transfer.search_grid(regime)):
+            _write(out / "search" / "fashion_mnist" / "n100" / regime / f"point{index}.json",
+                   {"hp": hp, "top1": scores[index] if index < len(scores) else 0.5})
 
 
 def test_section_paired_intervals_and_pending_on_synthetic_json(tmp_path, exp_transfer):
@@ -307,16 +308,37 @@ def test_lr_beyond_edge_follows_the_ladder_and_stops_at_its_ends(exp_transfer):
         assert {p["learning_rate"] for p in exp_transfer.search_grid(regime)} <= set(exp_transfer.LR_LADDER)
 
 
-def test_the_grids_table_says_when_a_chosen_end_still_waits_for_its_growth(transfer_report, exp_transfer):
-    proto = exp_transfer.protocol(("fashion_mnist",))
-    start = [{"hp": {"learning_rate": lr, "weight_decay": 4e-5}} for lr in proto["lr_grid"]["random"]]
-    lowest = min(start, key=lambda p: p["hp"]["learning_rate"])
-    assert transfer_report.growth_pending(proto, "random", start, lowest)
-    grown = start + [{"hp": {"learning_rate": lr, "weight_decay": 4e-5}} for lr in (0.003, 0.001)]
-    assert not transfer_report.growth_pending(proto, "random", grown, grown[-1])        # grown twice: done
-    assert transfer_report.growth_pending(proto, "random", grown[:-1], grown[-2])       # once of twice
-    middle = sorted(start, key=lambda p: p["hp"]["learning_rate"])[1]
-    assert not transfer_report.growth_pending(proto, "random", start, middle)
-    assert not transfer_report.growth_pending({k: v for k, v in proto.items() if k != "max_edge_steps"},
-                                              "random", start, lowest)                   # an earlier protocol
+def test_a_claim_waits_while_an_arms_lr_search_still_grows_past_its_chosen_end(tmp_path, exp_transfer):
+    """Random init chosen at its grid's lowest LR: the ladder's next LR is still to be measured, so
+    its finals may be of a recipe the finished search will not choose and (c) reads pending; once
+    the growth is measured (and loses), the verdict is back."""
+    _synthetic(tmp_path / "data", exp_transfer)
+    search = tmp_path / "data" / "cd_transfer" / "search" / "fashion_mnist" / "n100" / "random"
+    grid = exp_transfer.search_grid("random")
+    lowest = min(range(len(grid)), key=lambda i: grid[i]["learning_rate"])
+    _write(search / f"point{lowest}.json", {"hp": grid[lowest], "top1": 0.95})
+    claim = "(c) ImageNet pretraining beats random init"
+
+    def rows():
+        out = exp_transfer.section(tmp_path / "data")
+        return {r["claim"].split(" (")[0]: r for r in out["verdicts"]}, out["markdown"]
+
+    verdicts, md = rows()
+    assert verdicts[claim]["verdict"] == "pending" and "random LR search is still running" in verdicts[claim]["effect"]
+    assert "| fashion_mnist | 100 | random |" in md and "search still running" in md
+    assert verdicts["(d) fine-tuning beats fixed features"]["verdict"] == "reproduced"   # its searches finished
+    for index, hp in enumerate(exp_transfer.lr_points(0.003), start=len(grid)):
+        _write(search / f"point{index}.json", {"hp": hp, "top1": 0.9})
+    verdicts, md = rows()
+    assert verdicts[claim]["verdict"] == "reproduced" and "search still running" not in md
+    _write(search / f"point{len(grid) + 1}.json", {"hp": {"learning_rate": 0.003, "weight_decay": 0.0}, "top1": 0.9})
+    assert rows()[0][claim]["verdict"] == "pending"       # a grown point measured for other settings
+
+
+def test_searches_of_a_protocol_before_the_rule_never_wait(tmp_path, exp_transfer, transfer_report):
+    _synthetic(tmp_path / "data", exp_transfer)
+    proto = {k: v for k, v in exp_transfer.protocol().items() if k not in ("max_edge_steps", "search_grids")}
+    assert transfer_report.unfinished_searches(tmp_path / "data", proto) == set()
+    proto = {k: v for k, v in exp_transfer.protocol().items() if k != "search_grids"}   # derived start grid
+    assert transfer_report.unfinished_searches(tmp_path / "data", proto) == set()
     assert "grown, by the same rule for both regimes" in exp_transfer.section(Path("/nonexistent"))["markdown"]
