@@ -57,3 +57,15 @@ def import_script(name: str):
     if str(SCRIPTS) not in sys.path:
         sys.path.insert(0, str(SCRIPTS))
     return importlib.import_module(name)
+
+
+def fake_training(name: str, tmp_path: Path, monkeypatch):
+    """Results script `name` with its outputs under tmp_path and `common.train` replaced by a fake
+    that scores the config's LR as its top-1; returns (module, the model_dirs trained)."""
+    module = import_script(name)
+    monkeypatch.setattr(module.common, "RESULTS_DIR", tmp_path / "data")
+    monkeypatch.setattr(module.common, "RUNS_DIR", tmp_path / "runs")
+    model_dirs = []
+    monkeypatch.setattr(module.common, "train", lambda config: model_dirs.append(config.run.model_dir) or {
+        "top1": config.train.base_learning_rate})
+    return module, model_dirs

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from results_testlib import import_script, make_data_root, run_script, tiny_env
+from results_testlib import fake_training, import_script, make_data_root, run_script, tiny_env
 
 from assembled_cnn.robustness.corruptions import get_corruption_names
 
@@ -88,12 +88,7 @@ def test_convergence_check_trains_each_arm_on_validation_under_the_longer_and_la
 
 def test_a_final_at_a_since_changed_lr_is_kept_aside_and_re_run_in_its_own_model_dir(tmp_path, monkeypatch):
     """The grown LR search chose another LR after the finals ran: they are re-measured, never refused."""
-    exp = import_script("exp_assembled")
-    monkeypatch.setattr(exp.common, "RESULTS_DIR", tmp_path / "data")
-    monkeypatch.setattr(exp.common, "RUNS_DIR", tmp_path / "runs")
-    model_dirs = []
-    monkeypatch.setattr(exp.common, "train", lambda config: model_dirs.append(config.run.model_dir) or {
-        "top1": config.train.base_learning_rate})
+    exp, model_dirs = fake_training("exp_assembled", tmp_path, monkeypatch)
     exp.final_cell("mnist", "d", exp.VANILLA, 0, 0.4)
     exp.final_cell("mnist", "d", exp.VANILLA, 0, 0.4)             # stored: nothing trains
     assert exp.final_cell("mnist", "d", exp.VANILLA, 0, 0.8)["test"]["top1"] == 0.8

@@ -178,7 +178,9 @@ def test_a_seed_whose_stage1_checkpoint_is_gone_re_runs_whole(tmp_path, monkeypa
     assert sorted(p.name.split(".")[0] for p in (seed_dir / "superseded").glob("*.json")) == ["a", "stage1"]
 
 
-def test_an_lr_search_whose_dev_stage1_is_gone_re_runs_every_point(tmp_path, monkeypatch):
+def _search_without_stage1(tmp_path, monkeypatch, peak: float):
+    """exp_fixres with results under tmp_path, no stage-1 checkpoint, and a stage 2 whose
+    validation top-1 peaks at LR `peak`; returns (module, the LRs evaluated, the search folder)."""
     fixres = import_script("exp_fixres")
     monkeypatch.setattr(fixres.common, "RESULTS_DIR", tmp_path / "data")
     monkeypatch.setattr(fixres.common, "RUNS_DIR", tmp_path / "runs")
@@ -186,8 +188,12 @@ def test_an_lr_search_whose_dev_stage1_is_gone_re_runs_every_point(tmp_path, mon
     monkeypatch.setattr(fixres, "stage1", lambda data_dir, tag, seed: (None, "stage1_dir", {}))
     evaluated = []
     monkeypatch.setattr(fixres, "stage2", lambda config, s1, model_dir, size, layers, lr: evaluated.append(lr) or {
-        "top1": -abs(math.log10(lr / 0.1))})   # best at 0.1: inside the grid once it grew to 0.3
-    search = tmp_path / "data" / fixres.OUT / "search" / "ft32_all"
+        "top1": -abs(math.log10(lr / peak))})
+    return fixres, evaluated, tmp_path / "data" / fixres.OUT / "search" / "ft32_all"
+
+
+def test_an_lr_search_whose_dev_stage1_is_gone_re_runs_every_point(tmp_path, monkeypatch):
+    fixres, evaluated, search = _search_without_stage1(tmp_path, monkeypatch, peak=0.1)   # inside once grown to 0.3
     for i, lr in enumerate(fixres.STAGE2_LRS[:-1]):   # the grid grew by one point since
         write(search / f"point{i}.json", {"hp": {"learning_rate": lr}, "top1": 0.5})
     write(tmp_path / "data" / fixres.OUT / "dev" / "stage1.json", {"seed": 0})
@@ -200,15 +206,7 @@ def test_an_lr_search_whose_dev_stage1_is_gone_re_runs_every_point(tmp_path, mon
 def test_a_grid_growth_needing_a_lost_dev_stage1_re_runs_the_search_from_a_new_one(tmp_path, monkeypatch):
     """Every point measured, the best (0.1) an end: its growth (0.3) must come from the stage 1
     the others used; that one is gone, so every point goes aside and the search runs again."""
-    fixres = import_script("exp_fixres")
-    monkeypatch.setattr(fixres.common, "RESULTS_DIR", tmp_path / "data")
-    monkeypatch.setattr(fixres.common, "RUNS_DIR", tmp_path / "runs")
-    monkeypatch.setattr(fixres.common, "TINY", False)
-    monkeypatch.setattr(fixres, "stage1", lambda data_dir, tag, seed: (None, "stage1_dir", {}))
-    evaluated = []
-    monkeypatch.setattr(fixres, "stage2", lambda config, s1, model_dir, size, layers, lr: evaluated.append(lr) or {
-        "top1": -abs(math.log10(lr / 0.3))})
-    search = tmp_path / "data" / fixres.OUT / "search" / "ft32_all"
+    fixres, evaluated, search = _search_without_stage1(tmp_path, monkeypatch, peak=0.3)
     for i, lr in enumerate(fixres.STAGE2_LRS):
         write(search / f"point{i}.json", {"hp": {"learning_rate": lr}, "top1": lr})
     write(tmp_path / "data" / fixres.OUT / "dev" / "stage1.json", {"seed": 0})

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from results_testlib import load, import_script, make_data_root, run_script, tiny_env
+from results_testlib import fake_training, import_script, load, make_data_root, run_script, tiny_env
 
 
 @pytest.fixture(scope="module")
@@ -85,12 +85,7 @@ def synthetic(root, teacher_top1=0.93, kd_seeds=(0, 1, 2)):
 
 
 def test_a_final_of_an_earlier_recipe_is_kept_aside_and_re_run_in_its_own_model_dir(tmp_path, monkeypatch):
-    exp = import_script("exp_kd")
-    monkeypatch.setattr(exp.common, "RESULTS_DIR", tmp_path / "data")
-    monkeypatch.setattr(exp.common, "RUNS_DIR", tmp_path / "runs")
-    model_dirs = []
-    monkeypatch.setattr(exp.common, "train", lambda config: model_dirs.append(config.run.model_dir) or {
-        "top1": config.train.base_learning_rate})
+    exp, model_dirs = fake_training("exp_kd", tmp_path, monkeypatch)
     exp.final_cell("no_kd", "d", 1, {"learning_rate": 0.4})
     exp.final_cell("no_kd", "d", 1, {"learning_rate": 0.4})       # stored: nothing trains
     assert exp.final_cell("no_kd", "d", 1, {"learning_rate": 0.8})["test"]["top1"] == 0.8
